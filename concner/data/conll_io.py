@@ -1,0 +1,86 @@
+"""Write datasets as CoNLL-style text or JSON Lines, atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from datasets import Dataset
+
+__all__ = ["atomic_write", "write_conll", "write_jsonl"]
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike) -> Iterator[IO[str]]:
+    """Open a UTF-8 text file that only replaces ``path`` once the block finishes without error.
+
+    The text goes to a temporary file in the same directory, which is renamed over ``path`` at the end
+    (or deleted on error), so readers never see a half-written file.
+
+    Args:
+        path: The destination file (its directory is created if missing).
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _check_token(token: str, row: int) -> None:
+    if not token or any(c.isspace() for c in token):
+        raise ValueError(f"row {row}: token {token!r} is empty or contains whitespace; it cannot be written as CoNLL")
+
+
+def write_conll(dataset: Dataset, path: str | os.PathLike) -> None:
+    """Write ``token TAG`` lines (or just ``token`` for unlabelled data), a blank line after each sentence.
+
+    Sentence ids are not written (CoNLL text has none; `load_ner_dataset` numbers sentences from 0), and
+    empty sentences are skipped since CoNLL text cannot represent them: write JSON Lines to keep either.
+
+    Args:
+        dataset: Columns ``tokens`` and optionally ``ner_tags``.
+        path: Destination file.
+
+    Raises:
+        ValueError: If a token is empty or contains whitespace, or tokens and tags differ in length.
+    """
+    labelled = "ner_tags" in dataset.column_names
+    tokens = dataset["tokens"][:]
+    tags = dataset["ner_tags"][:] if labelled else None
+    with atomic_write(path) as stream:
+        for row, words in enumerate(tokens):
+            if not words:
+                continue
+            if labelled and len(tags[row]) != len(words):
+                raise ValueError(f"row {row}: {len(words)} tokens but {len(tags[row])} ner_tags")
+            lines = []
+            for position, word in enumerate(words):
+                _check_token(word, row)
+                lines.append(f"{word} {tags[row][position]}" if labelled else word)
+            stream.write("\n".join(lines) + "\n\n")
+
+
+def write_jsonl(dataset: Dataset, path: str | os.PathLike) -> None:
+    """Write one JSON object per row with all columns (``id``, ``tokens``, ``ner_tags``, ...).
+
+    Args:
+        dataset: Any dataset with JSON-serialisable columns.
+        path: Destination file.
+    """
+    with atomic_write(path) as stream:
+        for record in dataset:
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,0 +1,286 @@
+"""Read NER corpora and unlabelled text into `datasets.Dataset` objects.
+
+Every NER reader returns the columns ``id`` (str), ``tokens`` (list[str]) and ``ner_tags`` (list[str], IOB2);
+`load_text_dataset` returns ``id`` and ``tokens``. Malformed input raises `DataError` naming file and line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import datasets
+from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
+
+from .errors import DataError
+from .labels import SCHEMES, detect_scheme, is_valid_tag, scheme_prefixes, to_iob2
+from .parsing import (
+    ParsedFile,
+    looks_like_conll,
+    parse_conll,
+    parse_json,
+    parse_jsonl,
+    parse_plain_text,
+    read_text,
+)
+from .provenance import get_provenance, make_info
+
+__all__ = ["NER_FEATURES", "TEXT_FEATURES", "load_ner_dataset", "load_text_dataset"]
+
+NER_FEATURES = Features({"id": Value("string"), "tokens": List(Value("string")), "ner_tags": List(Value("string"))})
+TEXT_FEATURES = Features({"id": Value("string"), "tokens": List(Value("string"))})
+
+_PATH_SUFFIXES = {".txt", ".conll", ".conllu", ".tsv", ".iob", ".iob2", ".bio", ".json", ".jsonl", ".parquet"}
+
+
+def _looks_like_path(spec: str) -> bool:
+    """Whether a missing ``spec`` was meant as a local path rather than a Hub dataset name."""
+    return spec.startswith(("/", "./", "../", "~", ".\\")) or Path(spec).suffix.lower() in _PATH_SUFFIXES
+
+
+def _check_tags(parsed: ParsedFile, scheme: str) -> str:
+    """Validate the tags of ``parsed`` and resolve ``scheme`` (``"auto"`` -> detected)."""
+
+    def where(tag: str) -> tuple[str, int | None, str]:
+        position = parsed.tag_lines.get(tag)
+        if parsed.lines is None:
+            return parsed.path, None, f"row {position}: " if position is not None else ""
+        return parsed.path, position, ""
+
+    for tag in parsed.tag_lines:
+        if not is_valid_tag(tag):
+            file, line, row = where(tag)
+            raise DataError(f"{row}invalid tag {tag!r} (expected O or B-/I-/E-/S-/L-/U-<TYPE>)", file, line)
+    if scheme == "auto":
+        try:
+            return detect_scheme(parsed.tags or [])
+        except ValueError as exc:
+            first = min((t for t in parsed.tag_lines if t[0] in "LU"), key=lambda t: parsed.tag_lines[t])
+            file, line, row = where(first)
+            raise DataError(f"{row}{exc}", file, line) from None
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown tagging scheme {scheme!r}; expected 'auto' or one of {', '.join(SCHEMES)}")
+    allowed = scheme_prefixes(scheme)
+    for tag in parsed.tag_lines:
+        if tag != "O" and tag[0] not in allowed:
+            file, line, row = where(tag)
+            raise DataError(f"{row}tag {tag!r} is not allowed in the {scheme} scheme", file, line)
+    return scheme
+
+
+def _check_ids(parsed: ParsedFile) -> list[str]:
+    """The sentence ids (the file's, else the sentence index as a string); duplicates are an error."""
+    if parsed.ids is None:
+        return [str(i) for i in range(len(parsed.tokens))]
+    first: dict[str, int] = {}
+    for index, sentence_id in enumerate(parsed.ids):
+        if sentence_id in first:
+            file, line, row = parsed.location(index)
+            earlier = parsed.location(first[sentence_id])
+            at = f"line {earlier[1]}" if earlier[1] is not None else f"row {first[sentence_id]}"
+            raise DataError(f"{row}duplicate id {sentence_id!r} (first used at {at})", file, line)
+        first[sentence_id] = index
+    return parsed.ids
+
+
+def _to_dataset(parsed: ParsedFile, scheme: str, labelled: bool) -> Dataset:
+    ids = _check_ids(parsed)
+    if not labelled:
+        info = make_info(TEXT_FEATURES, path=parsed.path)
+        return Dataset.from_dict({"id": ids, "tokens": parsed.tokens}, features=TEXT_FEATURES, info=info)
+    if parsed.tags is None:
+        line = parsed.lines[0] if parsed.lines else None
+        raise DataError("no NER tags found (an unlabelled file?)", parsed.path, line)
+    resolved = _check_tags(parsed, scheme)
+    tags = [to_iob2(sentence, resolved) for sentence in parsed.tags]
+    info = make_info(NER_FEATURES, path=parsed.path)
+    return Dataset.from_dict({"id": ids, "tokens": parsed.tokens, "ner_tags": tags}, features=NER_FEATURES, info=info)
+
+
+def _tag_names(feature: object) -> list[str] | None:
+    """ClassLabel names of a ``ner_tags`` feature (``List(ClassLabel)``), if any."""
+    inner = getattr(feature, "feature", None)
+    return list(inner.names) if isinstance(inner, ClassLabel) else None
+
+
+def _parsed_from_arrow(
+    dataset: Dataset, name: str, label_list: Sequence[str] | None, require_tags: bool
+) -> ParsedFile:
+    """Columns of an Arrow dataset (Hub, ``save_to_disk``, Parquet) as a `ParsedFile` (rows, no lines)."""
+    columns = dataset.column_names
+    if "tokens" not in columns:
+        raise DataError(f"no 'tokens' column (columns: {', '.join(columns)})", name)
+    parsed = ParsedFile(name, [list(t) for t in dataset["tokens"][:]])
+    if "id" in columns:
+        parsed.ids = [str(i) for i in dataset["id"][:]]
+    if "ner_tags" in columns:
+        names = _tag_names(dataset.features["ner_tags"]) or (list(label_list) if label_list else None)
+        tags: list[list[str]] = []
+        for row, (words, sentence) in enumerate(zip(parsed.tokens, dataset["ner_tags"][:])):
+            if len(sentence) != len(words):
+                raise DataError(f"row {row}: {len(words)} tokens but {len(sentence)} ner_tags", name)
+            if sentence and not isinstance(sentence[0], str):
+                if names is None:
+                    raise DataError(f"row {row}: ner_tags are integer ids but no label list was given or found", name)
+                bad = [t for t in sentence if not 0 <= t < len(names)]
+                if bad:
+                    message = f"row {row}: tag id {bad[0]} is outside the label list (0..{len(names) - 1})"
+                    raise DataError(message, name)
+                sentence = [names[t] for t in sentence]
+            tags.append(list(sentence))
+            for tag in sentence:
+                parsed.tag_lines.setdefault(tag, row)
+        parsed.tags = tags
+    elif require_tags:
+        raise DataError(f"no 'ner_tags' column (columns: {', '.join(columns)})", name)
+    if not parsed.tokens:
+        raise DataError("dataset is empty (no sentences)", name)
+    return parsed
+
+
+def _pick_split(loaded: Dataset | DatasetDict, split: str, name: str) -> Dataset:
+    if isinstance(loaded, DatasetDict):
+        if split not in loaded:
+            raise DataError(f"no split {split!r} (splits: {', '.join(loaded)})", name)
+        return loaded[split]
+    return loaded
+
+
+def _load_hub(spec: str, config_name: str | None, split: str) -> Dataset:
+    try:
+        return datasets.load_dataset(spec, config_name, split=split)
+    except Exception as exc:  # offline, unknown name, missing config: all reported as one line
+        detail = " ".join(str(exc).split())[:300]
+        raise DataError(
+            f"not a local file or directory, and loading it from the Hub failed: {type(exc).__name__}: {detail}", spec
+        ) from None
+
+
+def _parse_file(
+    path: Path, *, tag_column: int, label_list: Sequence[str] | None, labelled: bool, text_format: str = "auto"
+) -> ParsedFile:
+    """Parse a local file by its extension; any other extension is CoNLL-style text (or plain text)."""
+    name = os.fspath(path)
+    suffix = path.suffix.lower()
+    labels = list(label_list) if label_list else None
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(name)
+        except Exception as exc:
+            raise DataError(f"cannot read Parquet: {' '.join(str(exc).split())}", name) from None
+        return _parsed_from_arrow(Dataset(table), name, labels, labelled)
+    text = read_text(path)
+    if suffix == ".jsonl":
+        return parse_jsonl(text, name, label_list=labels, require_tags=labelled)
+    if suffix == ".json":
+        return parse_json(text, name, label_list=labels, require_tags=labelled)
+    if labelled:
+        return parse_conll(text, name, tag_column=tag_column)
+    if text_format == "conll" or (text_format == "auto" and looks_like_conll(text)):
+        return parse_conll(text, name, tag_column=None)
+    if text_format not in ("auto", "text", "conll"):
+        raise ValueError(f"unknown text format {text_format!r}; expected 'auto', 'text' or 'conll'")
+    return parse_plain_text(text, name)
+
+
+def load_ner_dataset(
+    spec: str | os.PathLike,
+    *,
+    config_name: str | None = None,
+    split: str = "train",
+    tag_column: int = -1,
+    label_list: list[str] | None = None,
+    scheme: str = "auto",
+) -> Dataset:
+    """Load a labelled NER corpus as IOB2.
+
+    ``spec`` is, in this order: a directory written by ``save_to_disk`` (a ``DatasetDict`` is indexed by
+    ``split``); a ``.json``/``.jsonl`` file (records with ``tokens`` and ``ner_tags`` as strings, or as
+    integer ids named by ``label_list`` or by a ``label_list``/``features`` entry in the file; optional
+    ``id``); a ``.parquet`` file; any other existing file, read as CoNLL-style text (token in the first
+    column, tag in ``tag_column``, blank line between sentences, ``-DOCSTART-`` skipped); otherwise a Hub
+    dataset loaded with ``datasets.load_dataset(spec, config_name, split=split)`` (e.g.
+    ``unimelb-nlp/wikiann`` with config ``"zh"``, ``eriktks/conll2003``, ``google/xtreme`` with
+    ``"PAN-X.de"``), whose ``ClassLabel`` ids are mapped to their names. Other columns are dropped.
+
+    Args:
+        spec: Path or Hub dataset name.
+        config_name: Hub configuration (e.g. a WikiAnn language).
+        split: Split of a Hub dataset or of a saved ``DatasetDict``.
+        tag_column: Column holding the tag in CoNLL text (default: the last).
+        label_list: Names of integer tag ids, when the input does not name them itself.
+        scheme: ``"auto"`` (detect) or the input's scheme: ``IOB1``, ``IOB2``, ``IOBES``, ``BILOU``.
+
+    Returns:
+        A dataset with columns ``id`` (the input's ids, else the sentence index as a string),
+        ``tokens`` and ``ner_tags`` (IOB2 strings).
+
+    Raises:
+        DataError: On malformed input (wrong column count, invalid tag, empty file, invalid UTF-8,
+            duplicate ids, tokens/tags length mismatch, unreadable or unknown dataset).
+    """
+    if scheme != "auto" and scheme not in SCHEMES:
+        raise ValueError(f"unknown tagging scheme {scheme!r}; expected 'auto' or one of {', '.join(SCHEMES)}")
+    path = Path(os.path.expanduser(os.fspath(spec)))
+    name = os.fspath(spec)
+    if path.is_dir():
+        try:
+            loaded = datasets.load_from_disk(os.fspath(path))
+        except Exception as exc:
+            raise DataError(f"not a dataset saved with save_to_disk: {' '.join(str(exc).split())}", name) from None
+        parsed = _parsed_from_arrow(_pick_split(loaded, split, name), name, label_list, True)
+    elif path.is_file():
+        parsed = _parse_file(path, tag_column=tag_column, label_list=label_list, labelled=True)
+    elif _looks_like_path(name):
+        raise DataError("no such file or directory", name)
+    else:
+        parsed = _parsed_from_arrow(_load_hub(name, config_name, split), name, label_list, True)
+    return _to_dataset(parsed, scheme, labelled=True)
+
+
+def load_text_dataset(spec: str | os.PathLike, *, text_format: str = "auto") -> Dataset:
+    """Load unlabelled text (columns ``id``, ``tokens``).
+
+    Accepts plain text (one sentence per line, whitespace-separated tokens, blank lines skipped) or any
+    input `load_ner_dataset` reads (its labels are dropped; ``ner_tags`` are optional in JSON/Arrow).
+    A text file is read as CoNLL when its first lines have the same 2+ columns ending in a tag.
+
+    Args:
+        spec: Path (file or ``save_to_disk`` directory, whose ``train`` split is used if it is a
+            ``DatasetDict``) or Hub dataset name (its ``train`` split).
+        text_format: For text files: ``"auto"``, ``"text"`` (one sentence per line) or ``"conll"``
+            (one token per line, first column; use this for 1-column token files).
+
+    Returns:
+        A dataset with columns ``id`` and ``tokens``.
+
+    Raises:
+        DataError: On malformed input (empty file, invalid UTF-8, duplicate ids, ...).
+    """
+    path = Path(os.path.expanduser(os.fspath(spec)))
+    name = os.fspath(spec)
+    if path.is_dir():
+        try:
+            loaded = datasets.load_from_disk(os.fspath(path))
+        except Exception as exc:
+            raise DataError(f"not a dataset saved with save_to_disk: {' '.join(str(exc).split())}", name) from None
+        parsed = _parsed_from_arrow(_pick_split(loaded, "train", name), name, None, False)
+    elif path.is_file():
+        parsed = _parse_file(path, tag_column=-1, label_list=None, labelled=False, text_format=text_format)
+    elif _looks_like_path(name):
+        raise DataError("no such file or directory", name)
+    else:
+        parsed = _parsed_from_arrow(_load_hub(name, None, "train"), name, None, False)
+    return _to_dataset(parsed, "auto", labelled=False)
+
+
+def source_file(dataset: Dataset) -> str | None:
+    """The file a dataset was read from (``None`` if unknown).
+
+    Args:
+        dataset: A dataset returned by one of the readers (or derived from one).
+    """
+    return get_provenance(dataset).get("path")
