@@ -1,0 +1,201 @@
+"""``concner-translate`` end to end on small files; errors print one line and exit 2; outputs are atomic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from concner.data import load_ner_dataset, sample_source
+from concner.translate.cli import main
+
+from .tiny_marian import build_tiny_marian
+
+# sentence k of the translation is the source sentence with every word prefixed by "T<k>_"
+SOURCE = [
+    [("Peter", "B-PER"), ("Smith", "I-PER"), ("visited", "O"), ("Berlin", "B-LOC"), (".", "O")],
+    [("Nothing", "O"), ("here", "O")],
+    [("Mary", "B-PER"), ("met", "O"), ("EU", "B-ORG"), ("officials", "O")],
+    [("the", "O"), ("said", "O")],
+    [("Paris", "B-LOC"), ("is", "O"), ("big", "O")],
+    [("Bob", "B-PER"), ("sang", "O")],
+]
+
+
+def _conll(sentences) -> str:
+    return "".join("".join(f"{tok} {tag}\n" for tok, tag in sent) + "\n" for sent in sentences)
+
+
+def _translation_and_links():
+    translation, links = [], []
+    for k, sentence in enumerate(SOURCE):
+        words = [f"T{k}_{tok}" for tok, _ in sentence]
+        order = list(reversed(range(len(words))))  # reversed word order
+        translation.append([(words[i], tag) for i, (_, tag) in zip(order, sentence)])
+        pair_links = [f"{i}-{j}" for j, i in enumerate(order)]
+        if k == 2:
+            pair_links = [link for link in pair_links if not link.startswith("2-")]  # "EU" unaligned
+        links.append(" ".join(pair_links))
+    return translation, links
+
+
+@pytest.fixture
+def files(tmp_path):
+    translation, links = _translation_and_links()
+    (tmp_path / "src.txt").write_text(_conll(SOURCE), encoding="utf-8")
+    (tmp_path / "tgt.txt").write_text(_conll(translation), encoding="utf-8")
+    (tmp_path / "tgt.align").write_text("\n".join(links) + "\n", encoding="utf-8")
+    return tmp_path
+
+
+def _aligned_args(d, *extra):
+    return [
+        "--backend", "aligned", "--source_file", str(d / "src.txt"), "--translation_file", str(d / "tgt.txt"),
+        "--alignment_file", str(d / "tgt.align"), "--output_file", str(d / "out.jsonl"),
+        "--report_file", str(d / "report.json"), *extra,
+    ]  # fmt: skip
+
+
+def _read_jsonl(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_aligned_end_to_end(files, capsys):
+    assert main(_aligned_args(files)) == 0
+    out = capsys.readouterr().out
+    assert "pairs: 5 kept / 6 (1 dropped)" in out and "dropped (unaligned_entity): 1" in out
+    rows = load_ner_dataset(files / "out.jsonl")
+    assert rows["id"] == ["0", "1", "3", "4", "5"]
+    assert rows["tokens"][0] == ["T0_.", "T0_Berlin", "T0_visited", "T0_Smith", "T0_Peter"]
+    assert rows["ner_tags"][0] == ["O", "B-LOC", "O", "B-PER", "I-PER"]  # reversed span, re-opened with B-
+    report = json.loads((files / "report.json").read_text(encoding="utf-8"))
+    assert report["pairs"]["dropped_by_reason"] == {"unaligned_entity": 1}
+    assert report["dropped_ids"] == {"unaligned_entity": ["2"]}
+    assert report["entities"]["source_all"] == {"LOC": 2, "ORG": 1, "PER": 3}
+    assert report["entities"]["target_kept"] == {"LOC": 2, "PER": 2}
+    assert report["output_ids"] == ["0", "1", "3", "4", "5"]
+    # the translation file's own labels were written for the reversed words: agreement is computed, not assumed
+    assert 0.0 <= report["reference_agreement"]["token_agreement"] < 1.0
+
+
+def test_aligned_translates_exactly_the_sampled_subset(files):
+    assert main(_aligned_args(files, "--max_train_samples", "3", "--seed", "7", "--keep_partial")) == 0
+    sampled = sample_source(load_ner_dataset(files / "src.txt"), 3, 7)
+    rows = _read_jsonl(files / "out.jsonl")
+    assert [row["id"] for row in rows] == sampled["id"]
+    for row in rows:  # each output row comes from its own translation line and alignment line
+        assert all(tok.startswith(f"T{row['id']}_") for tok in row["tokens"])
+    report = json.loads((files / "report.json").read_text(encoding="utf-8"))
+    assert report["pairs"]["total"] == 3 and report["max_train_samples"] == 3 and report["seed"] == 7
+
+
+def _expect_error(args, capsys, *fragments):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), captured.err
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in captured.err
+
+
+def test_alignment_errors_exit_2_with_file_and_line(files, capsys):
+    align = files / "tgt.align"
+    good = align.read_text(encoding="utf-8").splitlines()
+    (files / "out.jsonl").write_text("previous\n", encoding="utf-8")
+
+    align.write_text("\n".join(good[:-1]) + "\n", encoding="utf-8")
+    _expect_error(_aligned_args(files), capsys, str(align), "5 alignment lines for 6 source sentences")
+
+    align.write_text("\n".join(good[:3] + ["0-0 5-1"] + good[4:]) + "\n", encoding="utf-8")
+    _expect_error(_aligned_args(files), capsys, f"{align}:4:", "alignment link 5-1 out of range")
+
+    align.write_text("\n".join(good[:1] + ["0-0 1:1"] + good[2:]) + "\n", encoding="utf-8")
+    _expect_error(_aligned_args(files), capsys, f"{align}:2:", "malformed alignment link '1:1'")
+
+    # nothing was written: the old output is untouched, no report, no temporary files left behind
+    assert (files / "out.jsonl").read_text(encoding="utf-8") == "previous\n"
+    assert not (files / "report.json").exists()
+    assert sorted(p.name for p in files.iterdir()) == ["out.jsonl", "src.txt", "tgt.align", "tgt.txt"]
+
+
+def test_translation_count_mismatch(files, capsys):
+    translation, _ = _translation_and_links()
+    (files / "tgt.txt").write_text(_conll(translation[:-1]), encoding="utf-8")
+    _expect_error(_aligned_args(files), capsys, str(files / "tgt.txt"), "5 translated sentences for 6 source")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--backend", "aligned", "--source_file", "s.txt", "--output_file", "o.jsonl"], "--translation_file"),
+        (["--backend", "magic", "--source_file", "s.txt", "--output_file", "o.jsonl"], "magic"),
+        (["--backend", "lexicon", "--dictionary_file", "d", "--source_file", "s", "--output_file", "o.csv"], ".csv"),
+        (["--backend", "lexicon", "--source_file", "s.txt"], "--output_file"),
+        (
+            [
+                "--backend",
+                "lexicon",
+                "--dictionary_file",
+                "d",
+                "--source_file",
+                "s",
+                "--output_file",
+                "o.txt",
+                "--bogus",
+                "1",
+            ],
+            "--bogus",
+        ),
+    ],
+)
+def test_argument_errors_exit_2(args, fragment, capsys):
+    _expect_error(args, capsys, fragment)
+
+
+def test_missing_source_file(files, capsys):
+    args = _aligned_args(files)
+    args[args.index("--source_file") + 1] = str(files / "missing.txt")
+    _expect_error(args, capsys, "missing.txt", "no such file")
+
+
+def test_lexicon_end_to_end_conll_output(files, capsys):
+    (files / "dict.txt").write_text("visited besuchte\nhere hier\nthe die\nsaid sagte\nis ist\n", encoding="utf-8")
+    args = ["--backend", "lexicon", "--dictionary_file", str(files / "dict.txt"), "--source_file"]
+    args += [str(files / "src.txt"), "--output_file", str(files / "out.txt")]
+    assert main(args) == 0
+    rows = load_ner_dataset(files / "out.txt")
+    assert rows["tokens"][0] == ["Peter", "Smith", "besuchte", "Berlin", "."]
+    assert rows["ner_tags"] == [[tag for _, tag in sentence] for sentence in SOURCE]
+    report = json.loads((files / "out.txt.report.json").read_text(encoding="utf-8"))
+    assert report["pairs"]["kept"] == 6 and report["dictionary_entries"] == 5
+    assert report["translation_seconds"] >= 0 and report["dictionary_load_seconds"] >= 0
+    assert "note:" not in capsys.readouterr().err  # ids 0..5 survive a CoNLL file
+
+    assert main([*args, "--max_train_samples", "4"]) == 0
+    assert "cannot be paired by index" in capsys.readouterr().err
+    report = json.loads((files / "out.txt.report.json").read_text(encoding="utf-8"))
+    assert len(load_ner_dataset(files / "out.txt")) == len(report["output_ids"]) == 4
+
+
+def test_seq2seq_end_to_end_with_tiny_marian(files, tmp_path_factory, capsys):
+    model_dir = tmp_path_factory.mktemp("marian")
+    build_tiny_marian(model_dir)
+    args = ["--backend", "seq2seq", "--model_name_or_path", str(model_dir), "--source_file", str(files / "src.txt")]
+    args += ["--output_file", str(files / "out.jsonl"), "--batch_size", "4", "--max_new_tokens", "6"]
+    args += ["--device", "cpu"]
+    assert main(args) == 0
+    report = json.loads((files / "out.jsonl.report.json").read_text(encoding="utf-8"))
+    pairs = report["pairs"]
+    assert pairs["total"] == 6 and pairs["kept"] + pairs["dropped"] == 6
+    assert sum(pairs["dropped_by_reason"].values()) == pairs["dropped"]
+    assert sum(pairs["kept_by_method"].values()) == pairs["kept"]
+    rows = _read_jsonl(files / "out.jsonl")
+    assert [row["id"] for row in rows] == report["output_ids"]
+    assert all(len(row["tokens"]) == len(row["ner_tags"]) for row in rows)
+
+
+def test_seq2seq_unknown_model_is_one_line(files, capsys):
+    args = ["--backend", "seq2seq", "--model_name_or_path", str(files / "no-model"), "--source_file"]
+    args += [str(files / "src.txt"), "--output_file", str(files / "out.jsonl")]
+    _expect_error(args, capsys, "no-model")
