@@ -1,0 +1,711 @@
+#!/usr/bin/env python
+"""Train the ConCNER teacher (and every baseline/ablation of the paper's Tables 4 and 5).
+
+    concner-train configs/paper.yaml --train_file en/train.txt --translation_file de/train.txt \\
+        --validation_file en/dev.txt --test_files de=de/test.txt --output_dir out/teacher
+
+Arguments come from the command line, or from one `.json`/`.yaml` file given first, with command-line
+options after it overriding the file. `--variant` picks a paper variant (see `VARIANTS`). Works under
+`accelerate launch` / `torchrun`. Bad arguments or data print one `error: ...` line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+TRAIN_ON = ("source", "translation", "both")
+LCL_POSITIVE = ("label", "entity_type")
+PAPER_LCL_WEIGHT = 0.25
+PAPER_TCL_WEIGHT = 0.25
+
+# variant -> (train_on, lcl_weight, tcl_weight); the CE weight stays the paper's α = 0.5 throughout.
+VARIANTS: dict[str, tuple[str, float, float]] = {
+    "en": ("source", 0.0, 0.0),
+    "trans": ("translation", 0.0, 0.0),
+    "en_trans": ("both", 0.0, 0.0),
+    "en_lcl": ("source", PAPER_LCL_WEIGHT, 0.0),
+    "trans_lcl": ("translation", PAPER_LCL_WEIGHT, 0.0),
+    "en_trans_lcl": ("both", PAPER_LCL_WEIGHT, 0.0),
+    "concner": ("both", PAPER_LCL_WEIGHT, PAPER_TCL_WEIGHT),
+}
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+class UsageError(Exception):
+    """A bad command line or configuration (reported as one `error:` line, exit status 2)."""
+
+
+def _existing_file(value: str | None, option: str) -> None:
+    if value is not None and not os.path.exists(os.path.expanduser(value)):
+        raise UsageError(f"{option}: no such file or directory: {value}")
+
+
+@dataclass
+class ModelArguments:
+    """Which encoder the teacher starts from."""
+
+    model_name_or_path: str = field(
+        default="bert-base-multilingual-cased",
+        metadata={"help": "Encoder checkpoint (any BERT-architecture model; `offline:e5-small` for the bundled one)."},
+    )
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
+    export_plain_bert: bool = field(
+        default=False,
+        metadata={"help": "Also save the trained teacher as a plain BertForTokenClassification in <output_dir>/bert."},
+    )
+
+
+@dataclass
+class DataArguments:
+    """Source, translation, dev and test data."""
+
+    train_file: str | None = field(default=None, metadata={"help": "Labelled source training data (D_SRC)."})
+    dataset_name: str | None = field(default=None, metadata={"help": "Hub dataset for the source (instead of files)."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Configuration of --dataset_name."})
+    validation_split: str = field(default="validation", metadata={"help": "Dev split of --dataset_name."})
+    translation_file: str | None = field(
+        default=None, metadata={"help": "Label-preserving translation of the source (D_TGT; sentence i <-> i or ids)."}
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "SOURCE-language dev set used for model selection."}
+    )
+    test_files: list[str] = field(
+        default_factory=list, metadata={"help": "Target test sets as LANG=PATH (e.g. de=de/test.txt es=es/test.txt)."}
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Sample this many source sentences (seeded; paper: 500/1000/2000)."}
+    )
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N dev sentences."})
+    max_seq_length: int = field(default=128, metadata={"help": "Maximum sub-word tokens per row (paper: 128)."})
+    map_types_to_o: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Entity types mapped to O everywhere (e.g. MISC for WikiAnn targets), or `auto`: every type that "
+            "the source and some target file (translation, test sets) do not both contain."
+        },
+    )
+    check_entity_types: bool = field(
+        default=True, metadata={"help": "Drop translation pairs whose entity-type multisets differ."}
+    )
+    pair_by: str = field(default="auto", metadata={"help": "Pair translations by `index`, `id` or `auto`."})
+
+    def __post_init__(self) -> None:
+        if self.train_file is None and self.dataset_name is None:
+            raise UsageError("give --train_file or --dataset_name")
+        for option in ("train_file", "translation_file", "validation_file"):
+            _existing_file(getattr(self, option), f"--{option}")
+        self.test_sets = {}
+        for spec in self.test_files:
+            lang, sep, path = spec.partition("=")
+            if not sep or not lang or not path:
+                raise UsageError(f"--test_files: expected LANG=PATH, got {spec!r}")
+            if lang in self.test_sets:
+                raise UsageError(f"--test_files: language {lang!r} given twice")
+            _existing_file(path, f"--test_files {lang}")
+            self.test_sets[lang] = path
+        if self.max_seq_length < 4:
+            raise UsageError(f"--max_seq_length must be at least 4, got {self.max_seq_length}")
+        for option in ("max_train_samples", "max_eval_samples"):
+            value = getattr(self, option)
+            if value is not None and value < 1:
+                raise UsageError(f"--{option} must be at least 1, got {value}")
+        if self.pair_by not in ("auto", "id", "index"):
+            raise UsageError(f"--pair_by must be auto, id or index, got {self.pair_by!r}")
+
+
+@dataclass
+class ConCNERArguments:
+    """Loss weights, temperatures and the paper variant."""
+
+    variant: str | None = field(
+        default=None, metadata={"help": f"Paper variant: {', '.join(VARIANTS)} (sets train_on/lcl/tcl weights)."}
+    )
+    train_on: str | None = field(
+        default=None, metadata={"help": "source, translation or both (default: the variant's, else both)."}
+    )
+    ce_weight: float = field(default=0.5, metadata={"help": "α, weight of the cross-entropy (paper: 0.5)."})
+    lcl_weight: float | None = field(
+        default=None, metadata={"help": "Weight of LCL (default: the variant's, else β = 0.25)."}
+    )
+    tcl_weight: float | None = field(
+        default=None, metadata={"help": "Weight of TCL (default: the variant's, else β = 0.25)."}
+    )
+    lcl_temperature: float = field(default=0.1, metadata={"help": "τ of LCL (paper: 0.1)."})
+    tcl_temperature: float = field(default=0.1, metadata={"help": "τ of TCL (paper: 0.1)."})
+    lcl_positive: str = field(default="label", metadata={"help": "LCL positives: same `label` or same `entity_type`."})
+    contrastive_gather: bool = field(
+        default=False, metadata={"help": "Contrast against the representations of all processes (global batch)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.variant is not None and self.variant not in VARIANTS:
+            raise UsageError(f"--variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
+        train_on, lcl, tcl = VARIANTS[self.variant] if self.variant else ("both", PAPER_LCL_WEIGHT, PAPER_TCL_WEIGHT)
+        self.train_on = train_on if self.train_on is None else self.train_on
+        self.lcl_weight = lcl if self.lcl_weight is None else self.lcl_weight
+        self.tcl_weight = tcl if self.tcl_weight is None else self.tcl_weight
+        if self.train_on not in TRAIN_ON:
+            raise UsageError(f"--train_on must be one of {', '.join(TRAIN_ON)}, got {self.train_on!r}")
+        if self.lcl_positive not in LCL_POSITIVE:
+            raise UsageError(f"--lcl_positive must be one of {', '.join(LCL_POSITIVE)}, got {self.lcl_positive!r}")
+        for name in ("ce_weight", "lcl_weight", "tcl_weight"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("lcl_temperature", "tcl_temperature"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"--{name} must be > 0, got {getattr(self, name)}")
+        if self.ce_weight + self.lcl_weight + self.tcl_weight == 0:
+            raise UsageError("all loss weights are 0: nothing to train")
+        if self.tcl_weight > 0 and self.train_on != "both":
+            raise UsageError(
+                f"TCL (--tcl_weight {self.tcl_weight}) needs source sentences and their translations in the same "
+                f"batch, i.e. --train_on both (got --train_on {self.train_on}); set --tcl_weight 0 otherwise"
+            )
+
+
+# ---------------------------------------------------------------------------------------------- arguments
+
+
+def _parser():
+    from transformers import HfArgumentParser
+
+    from trainers.arguments import ConCNERTrainingArguments
+
+    class _Parser(HfArgumentParser):
+        def error(self, message: str):  # one line, no usage dump
+            raise UsageError(message)
+
+    return _Parser((ModelArguments, DataArguments, ConCNERArguments, ConCNERTrainingArguments))
+
+
+def _accelerator_available() -> bool:
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)
+    return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
+
+
+def _load_config_file(path: str) -> dict[str, Any]:
+    if not os.path.isfile(path):
+        raise UsageError(f"no such config file: {path}")
+    with open(path, encoding="utf-8") as handle:
+        if path.endswith(".json"):
+            try:
+                config = json.load(handle)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        else:
+            import yaml
+
+            try:
+                config = yaml.safe_load(handle)
+            except yaml.YAMLError as exc:
+                raise UsageError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{path}: expected a mapping of option names to values")
+    if isinstance(config.get("test_files"), dict):
+        config["test_files"] = [f"{lang}={spec}" for lang, spec in config["test_files"].items()]
+    return config
+
+
+def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
+    """Parse `argv` (default `sys.argv[1:]`) into (model, data, concner, training) argument dataclasses.
+
+    A first argument ending in `.json`/`.yaml`/`.yml` is a config file; options after it override its values.
+
+    Args:
+        argv: command-line arguments.
+
+    Raises:
+        UsageError: unknown option, bad value, missing file, inconsistent settings.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
+        config = _load_config_file(argv.pop(0))
+        known = {action.dest for action in parser._actions}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise UsageError(f"unknown option(s) in the config file: {', '.join(unknown)}")
+        parser.set_defaults(**config)
+        for action in parser._actions:
+            if action.dest in config:
+                action.required = False
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _accelerator_available():
+        parser.set_defaults(use_cpu=True)  # torchrun / accelerate launch on CPUs: gloo DDP (MULTI_CPU)
+    _, unknown_args = parser.parse_known_args(argv)
+    if unknown_args:
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown_args)}")
+    try:
+        model_args, data_args, concner_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    except UsageError:
+        raise
+    except ValueError as exc:  # TrainingArguments validation, unused arguments
+        raise UsageError(" ".join(str(exc).split())) from None
+    if training_args.output_dir is None:
+        raise UsageError("--output_dir is required")
+    if data_args.translation_file is None and concner_args.tcl_weight > 0:
+        raise UsageError(
+            f"TCL (--tcl_weight {concner_args.tcl_weight}) needs translation pairs: give --translation_file, "
+            "or switch TCL off (--tcl_weight 0, e.g. --variant en_lcl)"
+        )
+    if data_args.translation_file is None and concner_args.train_on != "source":
+        raise UsageError(f"--train_on {concner_args.train_on} needs --translation_file (the translated source)")
+    return model_args, data_args, concner_args, training_args
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class PreparedData:
+    """Everything the trainer needs, built from the arguments."""
+
+    label_list: list[str]
+    train_features: Any
+    eval_features: Any | None
+    eval_references: list[list[str]] | None
+    test_features: dict[str, Any]
+    test_references: dict[str, list[list[str]]]
+    pairing_summary: Any | None
+    types_mapped_to_o: list[str]
+    notes: list[str]
+    labelled_tokens: int
+    source_size: int
+    target_size: int | None
+
+
+def _load(spec: str, *, config_name: str | None = None, split: str = "train"):
+    from concner.data.readers import load_ner_dataset
+
+    return load_ner_dataset(os.path.expanduser(spec), config_name=config_name, split=split)
+
+
+def _types_to_drop(
+    source_labels: list[str], targets: dict[str, list[str]], requested: list[str]
+) -> tuple[set[str], list[str]]:
+    """Entity types to map to O everywhere, and notes for the user.
+
+    Types named in `requested` are always mapped. With `auto` in `requested`, every type that the source and some
+    target do not share is mapped too. Otherwise a target type the source lacks is an error (the model could never
+    predict it), and a source type a target lacks only gets a note (a small test set may simply not contain it; a
+    target *tag set* without it, e.g. MISC for WikiAnn, should be mapped with `--map_types_to_o`).
+
+    Raises:
+        UsageError: the label sets cannot be reconciled.
+    """
+    from concner.data.labels import reconcile_label_sets
+
+    auto = "auto" in requested
+    drop = {t for t in requested if t != "auto"}
+    notes = []
+    kept_source = [t for t in source_labels if t == "O" or t[2:] not in drop]
+    for name, labels in targets.items():
+        kept_target = [t for t in labels if t == "O" or t[2:] not in drop]
+        try:
+            plan = reconcile_label_sets(kept_source, kept_target, map_to_o=True)
+        except ValueError as exc:
+            raise UsageError(f"label sets of the source and the {name} cannot be reconciled: {exc}") from None
+        if auto:
+            drop |= set(plan.source_only) | set(plan.target_only)
+        elif plan.target_only:
+            raise UsageError(
+                f"the {name} has entity types the source lacks ({', '.join(plan.target_only)}); map them to O with "
+                f"--map_types_to_o {' '.join(plan.target_only)} (or --map_types_to_o auto)"
+            )
+        elif plan.source_only:
+            notes.append(
+                f"note: the {name} has no {'/'.join(plan.source_only)} entities; if its tag set lacks them, "
+                f"pass --map_types_to_o {' '.join(plan.source_only)}"
+            )
+    return drop, notes
+
+
+@dataclass
+class LoadedData:
+    """The sentence-level datasets of a run, checked and reconciled (before tokenisation)."""
+
+    label_list: list[str]
+    train: Any
+    validation: Any | None
+    tests: dict[str, Any]
+    pairing_summary: Any | None
+    types_mapped_to_o: list[str]
+    notes: list[str]
+    source_size: int
+
+
+def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: int) -> LoadedData:
+    """Read, sample, reconcile and pair the data for the chosen variant (no tokenizer needed).
+
+    Args:
+        data_args: data options.
+        concner_args: variant and loss options (`train_on`).
+        seed: seed of the source sampling.
+
+    Raises:
+        DataError: malformed data. UsageError: label sets that cannot be reconciled, nothing to train on.
+    """
+    from datasets import concatenate_datasets
+
+    from concner.data.labels import build_label_list, map_types_to_o
+    from concner.data.pairing import pair_translations, sample_source
+
+    if data_args.train_file is not None:
+        source = _load(data_args.train_file)
+    else:
+        source = _load(data_args.dataset_name, config_name=data_args.dataset_config_name)
+    validation = None
+    if data_args.validation_file is not None:
+        validation = _load(data_args.validation_file)
+    elif data_args.dataset_name is not None:
+        validation = _load(
+            data_args.dataset_name, config_name=data_args.dataset_config_name, split=data_args.validation_split
+        )
+    if validation is not None and data_args.max_eval_samples is not None:
+        validation = validation.select(range(min(len(validation), data_args.max_eval_samples)))
+    needs_translation = concner_args.train_on in ("translation", "both")
+    if needs_translation and data_args.translation_file is None:
+        raise UsageError(f"--train_on {concner_args.train_on} needs --translation_file")
+    translation = _load(data_args.translation_file) if needs_translation else None
+    tests = {lang: _load(spec) for lang, spec in data_args.test_sets.items()}
+
+    source = sample_source(source, data_args.max_train_samples, seed)
+    source_side = [source] + ([validation] if validation is not None else [])
+    targets = {f"test set {lang!r}": build_label_list(ds) for lang, ds in tests.items()}
+    if translation is not None:
+        targets["translation"] = build_label_list(translation)
+    drop, notes = _types_to_drop(build_label_list(*source_side), targets, data_args.map_types_to_o)
+    if drop:
+        source = map_types_to_o(source, drop)
+        validation = map_types_to_o(validation, drop) if validation is not None else None
+        translation = map_types_to_o(translation, drop) if translation is not None else None
+        tests = {lang: map_types_to_o(ds, drop) for lang, ds in tests.items()}
+    label_list = build_label_list(source, *([validation] if validation is not None else []))
+    summary = None
+    if concner_args.train_on == "source":
+        train = _with_pair_ids(source, None)
+    else:
+        paired_source, paired_translation, summary = pair_translations(
+            source, translation, by=data_args.pair_by, check_entity_types=data_args.check_entity_types
+        )
+        if concner_args.train_on == "translation":
+            train = _with_pair_ids(paired_translation, None)
+        else:
+            if concner_args.tcl_weight > 0 and summary.kept == 0:
+                raise UsageError("TCL is on but no source sentence could be paired with its translation")
+            columns = ["id", "tokens", "ner_tags", "pair_id"]
+            train = concatenate_datasets(
+                [paired_source.select_columns(columns), paired_translation.select_columns(columns)]
+            )
+    if len(train) == 0:
+        raise UsageError("no training sentences left")
+    return LoadedData(
+        label_list=label_list,
+        train=train,
+        validation=validation,
+        tests=tests,
+        pairing_summary=summary,
+        types_mapped_to_o=sorted(drop),
+        notes=notes,
+        source_size=len(source),
+    )
+
+
+def tokenize_data(loaded: LoadedData, tokenizer: Any, max_seq_length: int) -> PreparedData:
+    """Tokenise the loaded datasets into model features (`concner.data.tokenization.tokenize_and_align`).
+
+    Args:
+        loaded: the output of `load_data`.
+        tokenizer: a fast tokenizer.
+        max_seq_length: maximum sub-word tokens per row.
+    """
+    from concner.data.tokenization import tokenize_and_align
+
+    label2id = {label: i for i, label in enumerate(loaded.label_list)}
+
+    def featurize(dataset: Any) -> Any:
+        return tokenize_and_align(dataset, tokenizer, label2id, max_seq_length)
+
+    train_features = featurize(loaded.train)
+    labelled = sum(sum(1 for x in row if x != -100) for row in train_features["labels"])
+    summary = loaded.pairing_summary
+    return PreparedData(
+        label_list=loaded.label_list,
+        train_features=train_features,
+        eval_features=featurize(loaded.validation) if loaded.validation is not None else None,
+        eval_references=list(loaded.validation["ner_tags"]) if loaded.validation is not None else None,
+        test_features={lang: featurize(ds) for lang, ds in loaded.tests.items()},
+        test_references={lang: list(ds["ner_tags"]) for lang, ds in loaded.tests.items()},
+        pairing_summary=summary,
+        types_mapped_to_o=loaded.types_mapped_to_o,
+        notes=loaded.notes,
+        labelled_tokens=labelled,
+        source_size=loaded.source_size,
+        target_size=None if summary is None else summary.kept,
+    )
+
+
+def _with_pair_ids(dataset: Any, values: list[int] | None) -> Any:
+    """`dataset` with a `pair_id` column (all -1 unless `values` is given)."""
+    if "pair_id" in dataset.column_names:
+        dataset = dataset.remove_columns("pair_id")
+    return dataset.add_column("pair_id", values if values is not None else [-1] * len(dataset))
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+def resolve_model_name(name: str) -> str:
+    """`concner.encoders.resolve_model_name_or_path(name)` when that module exists, else `name`."""
+    if importlib.util.find_spec("concner.encoders") is None:
+        return name
+    from concner.encoders import resolve_model_name_or_path
+
+    return str(resolve_model_name_or_path(name))
+
+
+def build_teacher(model_path: str, label_list: list[str], concner_args: ConCNERArguments) -> Any:
+    """`ConCNERForTokenClassification` initialised from any BERT-architecture checkpoint.
+
+    Args:
+        model_path: local folder or Hub id of the encoder.
+        label_list: the label names (index = label id).
+        concner_args: loss weights and temperatures.
+
+    Raises:
+        UsageError: the checkpoint is not a BERT encoder (its encoder weights would not load).
+    """
+    from modeling_concner import ConCNERConfig, ConCNERForTokenClassification
+
+    config = ConCNERConfig.from_pretrained(
+        model_path,
+        num_labels=len(label_list),
+        id2label=dict(enumerate(label_list)),
+        label2id={label: i for i, label in enumerate(label_list)},
+        ce_weight=concner_args.ce_weight,
+        lcl_weight=concner_args.lcl_weight,
+        tcl_weight=concner_args.tcl_weight,
+        lcl_temperature=concner_args.lcl_temperature,
+        tcl_temperature=concner_args.tcl_temperature,
+        lcl_positive=concner_args.lcl_positive,
+        contrastive_gather=concner_args.contrastive_gather,
+    )
+    model, info = ConCNERForTokenClassification.from_pretrained(
+        model_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True
+    )
+    missing_encoder = [k for k in info.get("missing_keys", []) if k.startswith("bert.encoder.")]
+    if missing_encoder:
+        raise UsageError(
+            f"{model_path} is not a BERT-architecture checkpoint: {len(missing_encoder)} encoder weights missing "
+            f"(e.g. {missing_encoder[0]})"
+        )
+    return model
+
+
+def export_plain_bert(model: Any, tokenizer: Any, directory: str) -> str:
+    """Save the teacher's weights as a plain `BertForTokenClassification` (model_type `bert`) in `directory`.
+
+    Written to a temporary folder and renamed, so no half-written export is left behind.
+    """
+    from transformers import BertConfig, BertForTokenClassification
+
+    from modeling_concner import ConCNERConfig
+
+    values = model.config.to_dict()
+    for key in (*ConCNERConfig().to_dict().keys() - BertConfig().to_dict().keys(), "auto_map", "architectures"):
+        values.pop(key, None)
+    values["model_type"] = "bert"
+    config = BertConfig(**values)
+    plain = BertForTokenClassification(config)
+    plain.load_state_dict(model.state_dict(), strict=True)
+    parent = os.path.dirname(os.path.abspath(directory))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".bert-export-", dir=parent)
+    try:
+        plain.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if os.path.exists(directory):
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def attach_model_card(trainer: Any, data_args: DataArguments, concner_args: ConCNERArguments, data: Any) -> Any:
+    """MODEL-CARD HOOK: register `concner.model_card`'s callback when that module exists; returns the card data.
+
+    The card itself (`README.md` in every checkpoint and in the output folder) is that module's business; this
+    script only tells it about the data and the variant.
+    """
+    if importlib.util.find_spec("concner.model_card") is None:
+        return None
+    from concner.model_card import ConCNERModelCardData, add_model_card_callback
+
+    card = add_model_card_callback(trainer, ConCNERModelCardData(target_languages=list(data_args.test_sets) or None))
+    card.set_hyperparameters(
+        max_seq_length=data_args.max_seq_length,
+        max_train_samples=data_args.max_train_samples,
+        variant=concner_args.variant or "custom",
+        train_on=concner_args.train_on,
+    )
+    card.set_training_data(
+        source_size=data.source_size,
+        target_size=data.target_size,
+        translation_backend=os.path.basename(data_args.translation_file) if data_args.translation_file else None,
+    )
+    return card
+
+
+def write_card(trainer: Any) -> None:
+    """Write the model card into the output folder when `concner.model_card` exists (main process only)."""
+    if importlib.util.find_spec("concner.model_card") is not None:
+        from concner.model_card import write_model_card
+
+        write_model_card(trainer)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def _print(*lines: str) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+def _describe(data: PreparedData, concner_args: ConCNERArguments) -> list[str]:
+    lines = ["label map: " + ", ".join(f"{i}={label}" for i, label in enumerate(data.label_list))]
+    lines.extend(data.notes)
+    if data.types_mapped_to_o:
+        lines.append(f"entity types mapped to O: {', '.join(data.types_mapped_to_o)}")
+    lines.append(
+        f"variant: train_on={concner_args.train_on} ce_weight={concner_args.ce_weight} "
+        f"lcl_weight={concner_args.lcl_weight} tcl_weight={concner_args.tcl_weight}"
+    )
+    if data.pairing_summary is not None:
+        lines.extend(str(data.pairing_summary).splitlines())
+    units = sum(1 for p in data.train_features["pair_id"] if p < 0) + len(
+        {p for p in data.train_features["pair_id"] if p >= 0}
+    )
+    lines.append(
+        f"training rows: {len(data.train_features)} ({units} batching units); labelled tokens: {data.labelled_tokens}"
+    )
+    return lines
+
+
+def run(argv: list[str] | None = None) -> dict[str, float]:
+    """Parse arguments, train, select on the source dev set, score the target test sets; returns all metrics.
+
+    Raises:
+        UsageError, DataError: bad arguments or data (before any training starts).
+    """
+    from transformers import AutoTokenizer, set_seed
+    from transformers.trainer_utils import IntervalStrategy
+
+    from concner.metrics import argmax_logits, build_compute_metrics
+    from trainers import ConCNERTrainer, DataCollatorForConCNER
+
+    model_args, data_args, concner_args, training_args = parse_arguments(argv)
+    loaded = load_data(data_args, concner_args, training_args.seed)  # every process: an error stops them all
+    try:
+        model_path = resolve_model_name(model_args.model_name_or_path)
+    except (OSError, ValueError) as exc:  # e.g. concner.encoders.ConversionError
+        raise UsageError(f"--model_name_or_path {model_args.model_name_or_path}: {exc}") from None
+    if model_path.startswith(("/", "./", "../", "~")) and not os.path.isdir(os.path.expanduser(model_path)):
+        raise UsageError(f"--model_name_or_path: no such folder: {model_path}")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_path)
+    except (OSError, ValueError) as exc:
+        name = model_args.tokenizer_name or model_path
+        raise UsageError(f"cannot load the tokenizer of {name}: {' '.join(str(exc).split())}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise UsageError(f"{model_path}: a fast tokenizer is needed (word alignment)")
+    with training_args.main_process_first(desc="tokenization"):
+        data = tokenize_data(loaded, tokenizer, data_args.max_seq_length)
+    if data.eval_features is None and training_args.eval_strategy != IntervalStrategy.NO:
+        _print("note: no validation set given: no evaluation and no best-checkpoint selection")
+        training_args.eval_strategy = IntervalStrategy.NO
+        training_args.load_best_model_at_end = False
+    if training_args.process_index == 0:
+        _print(*_describe(data, concner_args))
+
+    set_seed(training_args.seed)
+    try:
+        model = build_teacher(model_path, data.label_list, concner_args)
+    except OSError as exc:
+        raise UsageError(f"cannot load the model {model_path}: {' '.join(str(exc).split())}") from None
+    id2label = dict(enumerate(data.label_list))
+    compute_metrics = (
+        build_compute_metrics(data.eval_features, data.eval_references, id2label)
+        if data.eval_features is not None
+        else None
+    )
+    trainer = ConCNERTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=data.train_features,
+        eval_dataset=data.eval_features,
+        processing_class=tokenizer,
+        data_collator=DataCollatorForConCNER(tokenizer, pad_to_multiple_of=None),
+        compute_metrics=compute_metrics,
+        preprocess_logits_for_metrics=argmax_logits,
+    )
+    attach_model_card(trainer, data_args, concner_args, data)
+
+    resume = training_args.resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() in ("true", "latest"):
+        resume = True
+    train_result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model()
+    metrics = dict(train_result.metrics)
+    metrics["train_rows"] = len(data.train_features)
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    all_metrics = dict(metrics)
+
+    if data.eval_features is not None:
+        eval_metrics = trainer.evaluate()
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+        all_metrics.update(eval_metrics)
+
+    for lang, features in data.test_features.items():
+        trainer.compute_metrics = build_compute_metrics(features, data.test_references[lang], id2label)
+        output = trainer.predict(features, metric_key_prefix=f"test_{lang}")
+        trainer.log_metrics(f"test_{lang}", output.metrics)
+        trainer.save_metrics(f"test_{lang}", output.metrics)
+        all_metrics.update(output.metrics)
+    trainer.compute_metrics = compute_metrics
+
+    if model_args.export_plain_bert and trainer.is_world_process_zero():
+        path = export_plain_bert(trainer.model, tokenizer, os.path.join(training_args.output_dir, "bert"))
+        _print(f"plain BertForTokenClassification saved to {path}")
+    write_card(trainer)
+    return all_metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point (`concner-train`); returns the exit status (2 on bad arguments or data)."""
+    from concner.data.errors import DataError
+
+    try:
+        run(argv)
+    except (UsageError, DataError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

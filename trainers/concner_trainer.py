@@ -1,0 +1,202 @@
+"""`ConCNERTrainer`: a `Trainer` that feeds paired batches to the teacher and logs its three loss terms."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
+from transformers.trainer_utils import seed_worker
+
+from .collator import PAIR_COLUMN, DataCollatorForConCNER
+from .sampler import UNPAIRED, PairedBatchSampler
+
+LOSS_TERMS = ("ce_loss", "lcl_loss", "tcl_loss")
+
+
+def pair_ids_of(dataset: Any) -> list[int]:
+    """The `pair_id` of every row of `dataset` (-1 for all rows when the column is absent).
+
+    Args:
+        dataset: a `datasets.Dataset` or any sized sequence of feature dicts.
+    """
+    column_names = getattr(dataset, "column_names", None)
+    if column_names is not None:
+        if PAIR_COLUMN not in column_names:
+            return [UNPAIRED] * len(dataset)
+        return [int(v) for v in dataset[PAIR_COLUMN]]
+    return [int(row.get(PAIR_COLUMN, UNPAIRED)) for row in dataset]
+
+
+def has_complete_pair(pair_ids: torch.Tensor) -> bool:
+    """Whether some non-negative id occurs twice in `pair_ids` `(B,)` (a source with its translation)."""
+    ids = pair_ids[pair_ids >= 0]
+    if ids.numel() == 0:
+        return False
+    return bool((torch.unique(ids, return_counts=True)[1] == 2).any())
+
+
+def _accelerator_available() -> bool:
+    accelerator = getattr(torch, "accelerator", None)
+    return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
+
+
+class _SamplerEpochCallback(TrainerCallback):
+    """Sets the paired sampler's epoch at every epoch start.
+
+    The `Trainer` also calls `set_epoch` on the sampler it can reach, but after a resume in a multi-process run the
+    sampler sits below two wrappers (`SkipBatchSampler(BatchSamplerShard(sampler))`) and is not reached. The epoch in
+    progress is `int(state.epoch)` (exact: the trainer sets `state.epoch = epoch + (step + 1) / steps_in_epoch`).
+    """
+
+    def __init__(self, trainer: ConCNERTrainer) -> None:
+        self._trainer = trainer
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        sampler = self._trainer._paired_sampler
+        if sampler is not None:
+            sampler.set_epoch(int(state.epoch or 0))
+
+
+class ConCNERTrainer(Trainer):
+    """Trains [`ConCNERForTokenClassification`] on batches of N source sentences plus their N translations.
+
+    - Training batches come from [`PairedBatchSampler`] (N = `per_device_train_batch_size` units, a unit being a
+      translation pair or an unpaired row), shuffled with `args.data_seed` (or `args.seed`) plus the epoch number,
+      so `resume_from_checkpoint` replays the same batches. Under `accelerate`, each process receives whole batches.
+    - The loss is the model's own (paper eq. 8: `α·CE + β·(LCL + TCL)`); `ce_loss`, `lcl_loss` and `tcl_loss` are
+      averaged between logging steps (and over processes) and logged next to `loss`, so they reach the console,
+      TensorBoard and `trainer_state.json`.
+    - Without a `data_collator`, a [`DataCollatorForConCNER`] over `processing_class` is used.
+
+    All other arguments are those of [`Trainer`].
+    """
+
+    # The model returns a per-batch mean, not a sum normalised by `num_items_in_batch`.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        processing_class = kwargs.get("processing_class")
+        if kwargs.get("data_collator") is None and isinstance(processing_class, PreTrainedTokenizerBase):
+            kwargs["data_collator"] = DataCollatorForConCNER(processing_class)
+        super().__init__(*args, **kwargs)
+        # The teacher's forward takes **kwargs but does not use `num_items_in_batch`.
+        self.model_accepts_loss_kwargs = False
+        self._paired_sampler: PairedBatchSampler | None = None
+        self._term_sums = torch.zeros(len(LOSS_TERMS), dtype=torch.float64, device=self.args.device)
+        self._term_counts = torch.zeros(len(LOSS_TERMS), dtype=torch.float64, device=self.args.device)
+        self.add_callback(_SamplerEpochCallback(self))
+
+    # ------------------------------------------------------------------ data
+
+    def build_paired_sampler(self, dataset: Any) -> PairedBatchSampler:
+        """The training batch sampler for `dataset` (N = the per-device train batch size)."""
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        return PairedBatchSampler(
+            pair_ids_of(dataset),
+            units_per_batch=self._train_batch_size,
+            seed=seed,
+            drop_last=self.args.dataloader_drop_last,
+        )
+
+    def get_train_dataloader(self) -> DataLoader:
+        """A `DataLoader` over paired batches, prepared by `accelerate` (whole batches per process)."""
+        if self.train_dataset is None:
+            raise ValueError("ConCNERTrainer: training requires a train_dataset.")
+        sampler = self.build_paired_sampler(self.train_dataset)
+        self._paired_sampler = sampler
+        params: dict[str, Any] = {
+            "batch_sampler": sampler,
+            "collate_fn": self.data_collator,
+            "num_workers": self.args.dataloader_num_workers,
+            "pin_memory": self.args.dataloader_pin_memory and _accelerator_available(),
+            "persistent_workers": self.args.dataloader_persistent_workers,
+            "worker_init_fn": partial(
+                seed_worker, num_workers=self.args.dataloader_num_workers, rank=self.args.process_index
+            ),
+        }
+        if self.args.dataloader_num_workers > 0 and self.args.dataloader_prefetch_factor is not None:
+            params["prefetch_factor"] = self.args.dataloader_prefetch_factor
+        return self.accelerator.prepare(DataLoader(self.train_dataset, **params))
+
+    # ------------------------------------------------------------------ loss
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor | Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        """The teacher's own weighted loss; its terms are recorded for logging while training.
+
+        Args:
+            model: the (possibly wrapped) teacher.
+            inputs: a collated batch (`input_ids`, `attention_mask`, `labels`, `pair_ids`, ...).
+            return_outputs: also return the model output.
+            num_items_in_batch: unused (the loss is a per-batch mean).
+        """
+        outputs = model(**self._agree_on_pairs(model, inputs))
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs[0]
+        if loss is None:
+            raise ValueError("the model returned no loss: training batches need `labels` (and a positive loss weight)")
+        if model.training:
+            self._record_terms(outputs)
+        return (loss, outputs) if return_outputs else loss
+
+    def _agree_on_pairs(self, model: nn.Module, inputs: dict[str, Any]) -> dict[str, Any]:
+        """With `contrastive_gather` over several processes, make all of them compute TCL or none of them.
+
+        The teacher gathers the sentence vectors of complete pairs across processes, a collective that every
+        process must join; a process whose batch holds no complete pair (e.g. only windows of long sentences)
+        would skip it and the others would wait forever. The processes therefore agree (one tiny all-reduce) and,
+        when one of them has no complete pair, all drop `pair_ids` for this batch (TCL is skipped for one step).
+        """
+        import torch.distributed as dist
+
+        config = getattr(self.accelerator.unwrap_model(model), "config", None)
+        pair_ids = inputs.get("pair_ids")
+        if (
+            pair_ids is None
+            or not getattr(config, "contrastive_gather", False)
+            or getattr(config, "tcl_weight", 0) <= 0
+            or not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1)
+        ):
+            return inputs
+        flag = torch.tensor([1 if has_complete_pair(pair_ids) else 0], dtype=torch.int64, device=pair_ids.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        if int(flag.item()) == 1:
+            return inputs
+        return {k: v for k, v in inputs.items() if k != "pair_ids"}
+
+    def _record_terms(self, outputs: Any) -> None:
+        for i, name in enumerate(LOSS_TERMS):
+            value = outputs.get(name) if isinstance(outputs, dict) else getattr(outputs, name, None)
+            if value is not None:
+                self._term_sums[i] += value.detach().to(self._term_sums)
+                self._term_counts[i] += 1
+
+    def loss_term_averages(self) -> dict[str, float]:
+        """Averages of the loss terms since the last call (over micro-batches and processes); resets them.
+
+        Collective under distributed training: every process must call it (as `log` does for training logs).
+        """
+        sums = self.accelerator.reduce(self._term_sums.clone(), reduction="sum")
+        counts = self.accelerator.reduce(self._term_counts.clone(), reduction="sum")
+        self._term_sums.zero_()
+        self._term_counts.zero_()
+        return {
+            name: round(float(sums[i] / counts[i]), 6) for i, name in enumerate(LOSS_TERMS) if float(counts[i]) > 0
+        }
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Adds the averaged `ce_loss`/`lcl_loss`/`tcl_loss` to every training log (the ones holding `loss`)."""
+        if "loss" in logs:
+            logs = {**logs, **self.loss_term_averages()}
+        super().log(logs, start_time)
+
+
+__all__ = ["ConCNERTrainer", "LOSS_TERMS", "has_complete_pair", "pair_ids_of"]

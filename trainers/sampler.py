@@ -1,0 +1,124 @@
+"""Paired batching: each training batch holds N source sentences together with their N translations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+UNPAIRED = -1
+
+
+def build_units(pair_ids: Sequence[int]) -> list[tuple[int, ...]]:
+    """Group feature rows into units: the two rows sharing a pair id, or a single row.
+
+    A row with `pair_id == -1` (unpaired, e.g. a window of a long sentence) is a unit of its own, and so is a row
+    whose pair id occurs only once (its partner was dropped). Units are listed in the order of their first row, and
+    the rows of a unit in dataset order (the source row first when sources precede translations).
+
+    Args:
+        pair_ids (`Sequence[int]` of length `rows`): the `pair_id` column of the training features.
+
+    Returns:
+        A list of tuples of row indices, each of length 1 or 2, covering every row exactly once.
+
+    Raises:
+        ValueError: a pair id occurs on more than two rows.
+    """
+    rows_of: dict[int, list[int]] = {}
+    order: list[tuple[int, int]] = []  # (first row, key); key < 0 marks a single unpaired row
+    for row, pair_id in enumerate(pair_ids):
+        pair_id = int(pair_id)
+        if pair_id < 0:
+            order.append((row, -(row + 1)))
+            continue
+        rows = rows_of.setdefault(pair_id, [])
+        if not rows:
+            order.append((row, pair_id))
+        elif len(rows) == 2:
+            raise ValueError(f"pair id {pair_id} occurs on more than two rows (rows {rows[0]}, {rows[1]}, {row})")
+        rows.append(row)
+    return [(-key - 1,) if key < 0 else tuple(rows_of[key]) for _, key in order]
+
+
+class PairedBatchSampler(Sampler[list[int]]):
+    """Yields batches of `units_per_batch` units (a unit = a translation pair or a single row), shuffled per epoch.
+
+    With N = `units_per_batch` and every row paired, a batch holds 2N rows: N source sentences and their N
+    translations, as the paper's teacher needs for TCL (eq. 6-7). Unpaired rows are allowed (they are all there is
+    when training on one language only).
+
+    The order depends only on `seed + epoch` (a dedicated `torch.Generator`), so a run resumed from a checkpoint sees
+    the same batches as an uninterrupted one. `set_epoch` is called by the `Trainer` at the start of every epoch.
+
+    Distributed training: `accelerate` wraps a custom batch sampler in `BatchSamplerShard`, which hands whole batches
+    to the processes in turn. Because this sampler reports `batch_size = None` (its batches vary in rows), the shard
+    treats batches as indivisible lists and, with `even_batches`, completes the last round by repeating *whole*
+    batches from the start, so every process always receives complete pairs.
+
+    Args:
+        pair_ids (`Sequence[int]`): the `pair_id` of every feature row (-1 for unpaired rows).
+        units_per_batch (`int`): N, the number of units per batch (`per_device_train_batch_size`).
+        seed (`int`, defaults to 0): base seed; epoch `e` is shuffled with `seed + e`.
+        shuffle (`bool`, defaults to `True`): shuffle the units; `False` keeps dataset order.
+        drop_last (`bool`, defaults to `False`): drop a last batch with fewer than N units.
+    """
+
+    # No fixed number of rows per batch: tells `accelerate.BatchSamplerShard` to move whole batches around.
+    batch_size = None
+
+    def __init__(
+        self,
+        pair_ids: Sequence[int],
+        units_per_batch: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = False,
+    ) -> None:
+        if not isinstance(units_per_batch, int) or units_per_batch < 1:
+            raise ValueError(f"`units_per_batch` must be a positive integer, got {units_per_batch!r}")
+        self.units = build_units(pair_ids)
+        self.units_per_batch = units_per_batch
+        self.seed = int(seed)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    @property
+    def num_rows(self) -> int:
+        """Number of feature rows covered by the units."""
+        return sum(len(unit) for unit in self.units)
+
+    @property
+    def num_pairs(self) -> int:
+        """Number of units that are complete translation pairs."""
+        return sum(len(unit) == 2 for unit in self.units)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the shuffling of epoch `epoch` (seed `seed + epoch`)."""
+        self.epoch = int(epoch)
+
+    def unit_order(self, epoch: int | None = None) -> list[int]:
+        """The permutation of unit indices used in `epoch` (default: the current one)."""
+        if not self.shuffle:
+            return list(range(len(self.units)))
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + (self.epoch if epoch is None else int(epoch)))
+        return torch.randperm(len(self.units), generator=generator).tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.unit_order()
+        for start in range(0, len(order), self.units_per_batch):
+            chosen = order[start : start + self.units_per_batch]
+            if self.drop_last and len(chosen) < self.units_per_batch:
+                return
+            yield [row for unit in chosen for row in self.units[unit]]
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return len(self.units) // self.units_per_batch
+        return -(-len(self.units) // self.units_per_batch)
+
+
+__all__ = ["PairedBatchSampler", "UNPAIRED", "build_units"]

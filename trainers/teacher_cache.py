@@ -1,0 +1,100 @@
+"""Compute the frozen teacher's outputs once and keep them beside the features (an Arrow column, never pickle).
+
+The cache holds the teacher's **logits** at the first sub-word of every word (`word_index >= 0`), one float32
+array of shape `(K, C)` per feature row, in the `teacher_logits` column of a `datasets.Dataset`. Logits rather than
+probabilities, so the temperature can change without recomputing, KL gets exact log-probabilities and the hard
+labels are their argmax; the trainer turns them into `softmax(logits / T)` exactly as it does on the fly, so the
+two paths give the same loss. When the dataset is backed by files, `datasets` writes the column to an Arrow cache
+file keyed by a fingerprint of the features *and* of the teacher's weights, so a rerun with the same teacher
+reuses it and a different teacher recomputes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset, List, Value
+from datasets.fingerprint import Hasher
+from transformers import PreTrainedTokenizerBase
+
+from .distillation_collator import TEACHER_LOGITS_COLUMN, DataCollatorForDistillation
+
+TEACHER_INPUT_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's class, parameter and buffer names, dtypes, shapes and values."""
+    digest = hashlib.sha256(type(model).__name__.encode())
+    for name, tensor in model.state_dict().items():
+        cpu = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}|{cpu.dtype}|{tuple(cpu.shape)}".encode())
+        digest.update(cpu.view(torch.uint8).numpy().tobytes() if cpu.numel() else b"")
+    return digest.hexdigest()
+
+
+@torch.no_grad()
+def teacher_logits(teacher: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Run the frozen teacher on the model inputs of `batch` (no labels, no pair ids) → float32 `(B, T, C)`."""
+    inputs = {k: batch[k] for k in TEACHER_INPUT_COLUMNS if batch.get(k) is not None}
+    return teacher(**inputs).logits.detach().float()
+
+
+def add_teacher_logits(
+    dataset: Dataset,
+    teacher: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    batch_size: int = 32,
+    device: str | torch.device | None = None,
+    column: str = TEACHER_LOGITS_COLUMN,
+) -> Dataset:
+    """Add the teacher's first-sub-word logits to tokenised features, as an Arrow column.
+
+    Args:
+        dataset: features from `tokenize_and_align` (needs `input_ids` and `word_index`).
+        teacher: the teacher model; run in evaluation mode (its previous mode is restored) under `no_grad`.
+        tokenizer: pads the batches.
+        batch_size: rows per teacher forward pass.
+        device: where to run the teacher; defaults to the device of its parameters.
+        column: name of the new column.
+
+    Returns:
+        `dataset` with `column` of type `list<list<float32>>`: row `r` holds `(K_r, C)` logits, `K_r` the number of
+        `word_index >= 0` positions of row `r`, in position order.
+    """
+    for needed in ("input_ids", "word_index"):
+        if needed not in dataset.column_names:
+            raise ValueError(f"caching teacher logits needs a `{needed}` column (features of tokenize_and_align)")
+    if device is None:
+        device = next(teacher.parameters()).device
+    collator = DataCollatorForDistillation(tokenizer)
+    keep = [c for c in dataset.column_names if c in (*TEACHER_INPUT_COLUMNS, "word_index")]
+
+    def compute(batch: dict[str, list[Any]]) -> dict[str, list[np.ndarray]]:
+        rows = [dict(zip(keep, values)) for values in zip(*(batch[c] for c in keep))]
+        inputs = {k: v.to(device) for k, v in collator(rows).items()}
+        logits = teacher_logits(teacher, inputs).cpu()
+        positions = inputs["word_index"].cpu() >= 0
+        return {column: [logits[b][positions[b]].numpy() for b in range(len(rows))]}
+
+    features = dataset.features.copy()
+    features[column] = List(List(Value("float32")))
+    fingerprint = Hasher.hash([dataset._fingerprint, model_fingerprint(teacher), column, "teacher-logits-v1"])
+    was_training = teacher.training
+    teacher.eval()
+    try:
+        return dataset.map(
+            compute,
+            batched=True,
+            batch_size=batch_size,
+            features=features,
+            new_fingerprint=fingerprint,
+            desc="Caching teacher logits",
+        )
+    finally:
+        teacher.train(was_training)
+
+
+__all__ = ["add_teacher_logits", "model_fingerprint", "teacher_logits"]
