@@ -1,0 +1,457 @@
+"""Distil a ConCNER (or plain BERT) teacher into a student on unlabelled target-language text (paper eq. 9).
+
+The student is trained to match the frozen teacher's label distribution on every word of D_U (MSE, eq. 9), its
+checkpoints are selected on the labelled SOURCE dev set (`--validation_file`, zero-shot: never target data), and
+it is saved as a plain BERT token classifier (`BertForTokenClassification`, model type `bert`, real label names)
+with its tokenizer, so `pipeline("ner", model=folder)` needs no remote code. Target test sets given with
+`--test_files lang=path ...` are scored after training (`test_<lang>_f1` etc. in `all_results.json`).
+
+Full ConCNER = distil from the contrastive teacher of `run_concner.py`; the TSL baseline (En-KD) = distil from a
+teacher trained with cross-entropy on the source data only. Both are this one script:
+
+    concner-distill --teacher_model_name_or_path outputs/teacher-concner \\
+        --model_name_or_path google-bert/bert-base-multilingual-cased \\
+        --unlabeled_file data/de/train.txt --validation_file data/en/dev.txt --test_files de=data/de/test.txt \\
+        --do_train --eval_strategy steps --eval_steps 100 --save_steps 100 --load_best_model_at_end \\
+        --metric_for_best_model f1 --output_dir outputs/student-de
+
+Arguments may also come from a `.json` / `.yaml` file given first (options after it override it). Bad input
+(unreadable or malformed data, a teacher and student that do not share tokenizer or labels, invalid options) prints
+one `error: ...` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import datasets
+import transformers
+import yaml
+from transformers import (
+    AutoConfig,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    BertConfig,
+    HfArgumentParser,
+    PreTrainedModel,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from concner.data import DataError, load_ner_dataset, load_text_dataset, tokenize_and_align
+from concner.encoders import resolve_model_name_or_path
+from concner.metrics import argmax_logits, build_compute_metrics, flatten_scores, ner_scores, word_level_predictions
+from trainers.distillation_collator import DataCollatorForDistillation
+from trainers.distillation_trainer import (
+    DistillationArguments,
+    DistillationTrainer,
+    IncompatibleModelsError,
+    check_label_maps,
+    check_tokenizers,
+    load_teacher,
+)
+from trainers.teacher_cache import add_teacher_logits
+
+logger = logging.getLogger(__name__)
+
+BASE_MODEL_ATTRIBUTE = "base_model_name_or_path"
+PAPER_ENCODER = "google-bert/bert-base-multilingual-cased"
+_DEFAULT_LABEL = re.compile(r"^LABEL_\d+$")
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+@dataclass
+class DistillModelArguments:
+    """Which teacher to distil and how to initialise the student."""
+
+    teacher_model_name_or_path: str = field(
+        metadata={"help": "Teacher folder or Hub id: a ConCNER teacher (run_concner.py) or any token classifier."}
+    )
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Student initialisation (paper: the same encoder the teacher started from, mBERT). Default: "
+            f"the teacher config's `{BASE_MODEL_ATTRIBUTE}`; required when the teacher config lacks it."
+        },
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "Where to cache models fetched from the Hub."})
+
+
+@dataclass
+class DistillDataArguments:
+    """Unlabelled target text, the source dev set for model selection, and target test sets."""
+
+    unlabeled_file: str | None = field(
+        default=None,
+        metadata={"help": "Unlabelled target text D_U: plain text (a sentence per line) or CoNLL (labels ignored)."},
+    )
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "D_U as a saved dataset folder or Hub dataset (labels, if any, are ignored)."}
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Configuration of --dataset_name."})
+    dataset_split: str = field(default="train", metadata={"help": "Split of --dataset_name to use."})
+    text_format: str = field(
+        default="auto", metadata={"help": "Format of --unlabeled_file: 'auto', 'text' or 'conll'."}
+    )
+    unlabeled_max_samples: int | None = field(
+        default=None,
+        metadata={"help": "Keep a random sample (seeded by --seed) of this many unlabelled sentences."},
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Labelled SOURCE dev set, used for evaluation and model selection."}
+    )
+    test_files: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Target test sets scored after training, as lang=path (e.g. de=de/test.txt).", "nargs": "+"},
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Maximum sub-word tokens per row (paper: 128)."})
+    cache_teacher_probs: bool = field(
+        default=False,
+        metadata={"help": "Run the teacher once over D_U and the dev set and cache its outputs (Arrow column)."},
+    )
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenisation."})
+
+    def __post_init__(self) -> None:
+        if (self.unlabeled_file is None) == (self.dataset_name is None):
+            raise ValueError("give exactly one of --unlabeled_file and --dataset_name")
+        if self.unlabeled_max_samples is not None and self.unlabeled_max_samples < 1:
+            raise ValueError(f"--unlabeled_max_samples must be >= 1, got {self.unlabeled_max_samples}")
+        if self.text_format not in ("auto", "text", "conll"):
+            raise ValueError(f"--text_format must be 'auto', 'text' or 'conll', got {self.text_format!r}")
+        parse_test_files(self.test_files)
+
+
+def parse_test_files(specs: list[str]) -> dict[str, str]:
+    """`["de=a.txt", "es=b.txt"]` → `{"de": "a.txt", "es": "b.txt"}`; a malformed or repeated entry is a ValueError."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        lang, sep, path = spec.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_\-]+", lang) or not path:
+            raise ValueError(f"--test_files entries must look like lang=path, got {spec!r}")
+        if lang in out:
+            raise ValueError(f"--test_files names {lang!r} twice")
+        out[lang] = path
+    return out
+
+
+def student_name_or_path(model_args: DistillModelArguments, teacher_config: Any) -> str:
+    """The student's initialisation: `--model_name_or_path`, else the encoder the teacher was trained from."""
+    if model_args.model_name_or_path:
+        return model_args.model_name_or_path
+    base = getattr(teacher_config, BASE_MODEL_ATTRIBUTE, None)
+    if base:
+        return str(base)
+    raise ValueError(
+        f"the teacher config has no `{BASE_MODEL_ATTRIBUTE}`, so the encoder it was trained from is unknown; "
+        f"pass --model_name_or_path (the paper uses {PAPER_ENCODER})"
+    )
+
+
+def _has_trained_head(config: Any) -> bool:
+    names = list((getattr(config, "id2label", None) or {}).values())
+    return bool(names) and not all(_DEFAULT_LABEL.match(str(n)) for n in names)
+
+
+def load_student(name_or_path: str, teacher_config: Any, **kwargs: Any) -> PreTrainedModel:
+    """Initialise the student token classifier with the teacher's label map.
+
+    A BERT checkpoint (or a ConCNER folder, whose config is turned into a plain [`BertConfig`]) gives a
+    `BertForTokenClassification`; other encoders their own token-classification class. A checkpoint that already
+    has a classifier for other labels is an [`IncompatibleModelsError`]; a base encoder gets a fresh classifier.
+    """
+    import modeling_concner  # noqa: F401  (registers the `concner` model type)
+
+    config = AutoConfig.from_pretrained(name_or_path, **kwargs)
+    if _has_trained_head(config):
+        check_label_maps(config, teacher_config)
+    if config.model_type == "concner":
+        bert_keys = set(BertConfig().to_dict()) - {"architectures", "auto_map", "model_type"}
+        config = BertConfig(**{k: v for k, v in config.to_dict().items() if k in bert_keys})
+    id2label = {int(k): str(v) for k, v in teacher_config.id2label.items()}
+    config.num_labels = len(id2label)
+    config.id2label = id2label
+    config.label2id = {v: k for k, v in id2label.items()}
+    return AutoModelForTokenClassification.from_pretrained(
+        name_or_path, config=config, ignore_mismatched_sizes=True, **kwargs
+    )
+
+
+def load_unlabelled(data_args: DistillDataArguments, seed: int) -> datasets.Dataset:
+    """D_U with columns `id`, `tokens` (labels dropped), optionally a seeded random sample."""
+    if data_args.unlabeled_file is not None:
+        dataset = load_text_dataset(data_args.unlabeled_file, text_format=data_args.text_format)
+    elif data_args.dataset_config_name is not None or data_args.dataset_split != "train":
+        dataset = load_ner_dataset(
+            data_args.dataset_name, config_name=data_args.dataset_config_name, split=data_args.dataset_split
+        )
+    else:
+        dataset = load_text_dataset(data_args.dataset_name)
+    dataset = dataset.remove_columns([c for c in dataset.column_names if c not in ("id", "tokens")])
+    if len(dataset) == 0:
+        raise DataError("no unlabelled sentences", data_args.unlabeled_file or data_args.dataset_name)
+    if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples < len(dataset):
+        dataset = dataset.shuffle(seed=seed).select(range(data_args.unlabeled_max_samples))
+    return dataset
+
+
+class _Parser(HfArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, instead of argparse's usage block
+        raise ValueError(message)
+
+
+def _load_config_file(path: str) -> dict[str, Any]:
+    """Options from a `.json` / `.yaml` file (a mapping of option names to values)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"no such config file: {path}")
+    with open(path, encoding="utf-8") as handle:
+        if path.endswith(".json"):
+            try:
+                config = json.load(handle)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+        else:
+            try:
+                config = yaml.safe_load(handle)
+            except yaml.YAMLError as exc:
+                raise ValueError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a mapping of option names to values")
+    if isinstance(config.get("test_files"), dict):
+        config["test_files"] = [f"{lang}={spec}" for lang, spec in config["test_files"].items()]
+    return config
+
+
+def parse_arguments(
+    argv: list[str] | None = None,
+) -> tuple[DistillModelArguments, DistillDataArguments, DistillationArguments]:
+    """Parse `argv` (default `sys.argv[1:]`) into the model, data and training argument dataclasses.
+
+    A first argument ending in `.json`/`.yaml`/`.yml` is a config file; options after it override its values.
+
+    Raises:
+        ValueError: unknown option, bad value, missing config file, inconsistent settings.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _Parser((DistillModelArguments, DistillDataArguments, DistillationArguments))
+    if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
+        path = argv.pop(0)
+        config = _load_config_file(path)
+        unknown = sorted(set(config) - {action.dest for action in parser._actions})
+        if unknown:
+            raise ValueError(f"{path}: unknown option(s) {', '.join(unknown)}")
+        parser.set_defaults(**config)
+        for action in parser._actions:
+            if action.dest in config:
+                action.required = False
+    try:
+        return parser.parse_args_into_dataclasses(args=argv)
+    except TypeError as exc:  # a config-file value of the wrong type
+        raise ValueError(" ".join(str(exc).split())) from None
+
+
+def _setup_logging(training_args: DistillationArguments) -> None:
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%m/%d/%Y %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    level = training_args.get_process_log_level()
+    logger.setLevel(level)
+    datasets.utils.logging.set_verbosity(level)
+    transformers.utils.logging.set_verbosity(level)
+
+
+class Prepared(NamedTuple):
+    """Models, tokenizers and datasets of a run, all loaded and checked before training starts."""
+
+    teacher: PreTrainedModel
+    teacher_tokenizer: Any
+    student: PreTrainedModel
+    student_path: str
+    tokenizer: Any
+    train_features: datasets.Dataset
+    dev: datasets.Dataset | None
+    dev_features: datasets.Dataset | None
+    tests: dict[str, tuple[datasets.Dataset, datasets.Dataset]]
+
+
+def prepare(
+    model_args: DistillModelArguments, data_args: DistillDataArguments, training_args: DistillationArguments
+) -> Prepared:
+    """Everything that can fail on bad input, before any training: all datasets, models and tokenizers."""
+    unlabelled = load_unlabelled(data_args, training_args.seed)
+    dev = load_ner_dataset(data_args.validation_file) if data_args.validation_file is not None else None
+    tests = {lang: load_ner_dataset(path) for lang, path in parse_test_files(data_args.test_files).items()}
+    hub = {"cache_dir": model_args.cache_dir} if model_args.cache_dir else {}
+    try:
+        teacher = load_teacher(model_args.teacher_model_name_or_path, **hub)
+        teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_model_name_or_path, **hub)
+    except OSError as exc:
+        path = model_args.teacher_model_name_or_path
+        raise ValueError(f"cannot load the teacher {path}: {_one_line(exc)}") from None
+    student_path = resolve_model_name_or_path(student_name_or_path(model_args, teacher.config))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(student_path, **hub)
+    except OSError as exc:
+        raise ValueError(f"cannot load the student tokenizer {student_path}: {_one_line(exc)}") from None
+    check_tokenizers(tokenizer, teacher_tokenizer)
+    set_seed(training_args.seed)
+    try:
+        student = load_student(student_path, teacher.config, **hub)
+    except OSError as exc:
+        raise ValueError(f"cannot load the student {student_path}: {_one_line(exc)}") from None
+    label2id = {v: k for k, v in student.config.id2label.items()}
+
+    def features(dataset: datasets.Dataset, with_labels: bool) -> datasets.Dataset:
+        with training_args.main_process_first(desc="tokenization"):
+            return tokenize_and_align(
+                dataset,
+                tokenizer,
+                label2id if with_labels else None,
+                data_args.max_seq_length,
+                num_proc=data_args.preprocessing_num_workers,
+            )
+
+    train_features = features(unlabelled, False)
+    dev_features = None
+    if dev is not None:
+        unknown = sorted({t for tags in dev["ner_tags"] for t in tags} - set(label2id))
+        if unknown:
+            message = f"tags {unknown} are not in the teacher's label set {sorted(label2id)}"
+            raise DataError(message, data_args.validation_file)
+        dev_features = features(dev, True)
+    tests = {lang: (test, features(test, False)) for lang, test in tests.items()}
+    if data_args.cache_teacher_probs:
+        teacher.to(training_args.device)
+        batch = training_args.per_device_eval_batch_size
+        with training_args.main_process_first(desc="teacher cache"):
+            train_features = add_teacher_logits(train_features, teacher, tokenizer, batch, training_args.device)
+            if dev_features is not None:
+                dev_features = add_teacher_logits(dev_features, teacher, tokenizer, batch, training_args.device)
+    return Prepared(
+        teacher, teacher_tokenizer, student, student_path, tokenizer, train_features, dev, dev_features, tests
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def run(
+    model_args: DistillModelArguments, data_args: DistillDataArguments, training_args: DistillationArguments
+) -> dict[str, float]:
+    """Distil, evaluate on the source dev set, score the target test sets; return the final metrics."""
+    _setup_logging(training_args)
+    p = prepare(model_args, data_args, training_args)
+    compute_metrics = None
+    if p.dev is not None:
+        compute_metrics = build_compute_metrics(p.dev_features, p.dev["ner_tags"], p.student.config.id2label)
+    pad_multiple = 8 if (training_args.fp16 or training_args.bf16) else None
+    trainer = DistillationTrainer(
+        model=p.student,
+        teacher_model=p.teacher,
+        args=training_args,
+        train_dataset=p.train_features,
+        eval_dataset=p.dev_features,
+        data_collator=DataCollatorForDistillation(p.tokenizer, pad_multiple, p.student.config.num_labels),
+        processing_class=p.tokenizer,
+        teacher_processing_class=p.teacher_tokenizer,
+        compute_metrics=compute_metrics,
+        preprocess_logits_for_metrics=argmax_logits if compute_metrics is not None else None,
+    )
+    card = _add_model_card(trainer, p.student_path, list(p.tests))
+    all_metrics: dict[str, float] = {}
+    if training_args.do_train:
+        checkpoint = training_args.resume_from_checkpoint
+        if checkpoint is None and os.path.isdir(training_args.output_dir):
+            checkpoint = get_last_checkpoint(training_args.output_dir)
+            if checkpoint is not None:
+                logger.info("Resuming from %s", checkpoint)
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_model()
+        metrics = dict(result.metrics, train_samples=len(p.train_features))
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        all_metrics.update(metrics)
+    if p.dev_features is not None and (training_args.do_eval or training_args.do_train):
+        metrics = trainer.evaluate()
+        trainer.log_metrics("eval", metrics)
+        trainer.save_metrics("eval", metrics)
+        all_metrics.update(metrics)
+    for lang, (test, test_features) in p.tests.items():
+        metrics = score_test_set(trainer, test, test_features, f"test_{lang}")
+        trainer.log_metrics(f"test_{lang}", metrics)
+        trainer.save_metrics(f"test_{lang}", metrics)
+        if card is not None:
+            card.add_metrics(metrics, prefix=f"test_{lang}")
+        all_metrics.update(metrics)
+    if training_args.do_train and card is not None:
+        from concner.model_card import write_model_card
+
+        write_model_card(trainer, card)
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
+    return all_metrics
+
+
+def score_test_set(
+    trainer: DistillationTrainer, dataset: datasets.Dataset, features: datasets.Dataset, prefix: str
+) -> dict[str, float]:
+    """Predict `features` and score word-level predictions against `dataset["ner_tags"]` (entity-level, seqeval).
+
+    Tags the student does not know simply count as missed entities, so a test set may use another tag set.
+    """
+    output = trainer.predict(features, metric_key_prefix=prefix)
+    id2label = trainer.model.config.id2label
+    references = dataset["ner_tags"]
+    predicted = word_level_predictions(
+        output.predictions, features["example_index"], features["word_index"], [len(r) for r in references], id2label
+    )
+    metrics = flatten_scores(ner_scores(references, predicted), prefix=f"{prefix}_")
+    metrics.update({k: v for k, v in output.metrics.items() if k.endswith(("_loss", "_runtime"))})
+    return metrics
+
+
+def _add_model_card(trainer: DistillationTrainer, student_path: str, languages: list[str]) -> Any:
+    from concner.model_card import ConCNERModelCardData, add_model_card_callback
+
+    base = student_path if not os.path.exists(student_path) and student_path.count("/") <= 1 else None
+    data = ConCNERModelCardData(model_role="student", target_languages=languages or None, base_model=base)
+    return add_model_card_callback(trainer, data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `concner-distill`; returns the exit status (2 on bad input)."""
+    try:
+        model_args, data_args, training_args = parse_arguments(argv)
+        run(model_args, data_args, training_args)
+    except (DataError, IncompatibleModelsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        if _raised_while_training(exc):
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _raised_while_training(exc: BaseException) -> bool:
+    """A ValueError from inside `Trainer.train`/`evaluate` is a bug to show in full, not bad input."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in ("_inner_training_loop", "evaluation_loop"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
