@@ -15,9 +15,7 @@ import importlib
 import importlib.util
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,6 +227,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
+    parser.set_defaults(hub_strategy="end")  # push once, with our model card; never mid-run pickled state
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         config = _load_config_file(argv.pop(0))
         known = {action.dest for action in parser._actions}
@@ -511,37 +510,6 @@ def build_teacher(model_path: str, label_list: list[str], concner_args: ConCNERA
     return model
 
 
-def export_plain_bert(model: Any, tokenizer: Any, directory: str) -> str:
-    """Save the teacher's weights as a plain `BertForTokenClassification` (model_type `bert`) in `directory`.
-
-    Written to a temporary folder and renamed, so no half-written export is left behind.
-    """
-    from transformers import BertConfig, BertForTokenClassification
-
-    from modeling_concner import ConCNERConfig
-
-    values = model.config.to_dict()
-    for key in (*ConCNERConfig().to_dict().keys() - BertConfig().to_dict().keys(), "auto_map", "architectures"):
-        values.pop(key, None)
-    values["model_type"] = "bert"
-    config = BertConfig(**values)
-    plain = BertForTokenClassification(config)
-    plain.load_state_dict(model.state_dict(), strict=True)
-    parent = os.path.dirname(os.path.abspath(directory))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".bert-export-", dir=parent)
-    try:
-        plain.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if os.path.exists(directory):
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory
-
-
 def attach_model_card(trainer: Any, data_args: DataArguments, concner_args: ConCNERArguments, data: Any) -> Any:
     """MODEL-CARD HOOK: register `concner.model_card`'s callback when that module exists; returns the card data.
 
@@ -644,6 +612,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         model = build_teacher(model_path, data.label_list, concner_args)
     except OSError as exc:
         raise UsageError(f"cannot load the model {model_path}: {' '.join(str(exc).split())}") from None
+    # run_distill initialises the student from the teacher's base encoder, as in the paper.
+    model.config.base_model_name_or_path = model_args.model_name_or_path
     id2label = dict(enumerate(data.label_list))
     compute_metrics = (
         build_compute_metrics(data.eval_features, data.eval_references, id2label)
@@ -688,10 +658,14 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         all_metrics.update(output.metrics)
     trainer.compute_metrics = compute_metrics
 
-    if model_args.export_plain_bert and trainer.is_world_process_zero():
-        path = export_plain_bert(trainer.model, tokenizer, os.path.join(training_args.output_dir, "bert"))
-        _print(f"plain BertForTokenClassification saved to {path}")
     write_card(trainer)
+    if model_args.export_plain_bert and trainer.is_world_process_zero():
+        from concner.export import export_plain_bert
+
+        path = export_plain_bert(training_args.output_dir, os.path.join(training_args.output_dir, "bert"))
+        _print(f"plain BertForTokenClassification saved to {path}")
+    if training_args.push_to_hub:
+        trainer.push_to_hub()  # routed by concner.model_card to an upload of the folder with our card
     return all_metrics
 
 

@@ -239,6 +239,7 @@ def parse_arguments(
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _Parser((DistillModelArguments, DistillDataArguments, DistillationArguments))
+    parser.set_defaults(hub_strategy="end")  # push once, with our model card; never mid-run pickled state
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         path = argv.pop(0)
         config = _load_config_file(path)

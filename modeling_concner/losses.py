@@ -14,7 +14,7 @@ from torch.utils.checkpoint import checkpoint
 IGNORE_INDEX = -100
 # Rows of the (M, M) similarity matrix materialised at once. Above this, LCL's denominator is computed
 # chunk by chunk with activation checkpointing, so the extra memory stays O(chunk * M), not O(M^2).
-_LCL_CHUNK = 2048
+_LCL_CHUNK = 1024
 
 
 def _as_float(x: torch.Tensor) -> torch.Tensor:

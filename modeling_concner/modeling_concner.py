@@ -162,12 +162,16 @@ class ConCNERForTokenClassification(BertPreTrainedModel):
                 feats, classes = _gather_with_grad(feats), _gather_with_grad(classes)
             lcl = label_contrastive_loss(feats, classes, cfg.lcl_temperature)
         if pair_ids is not None and cfg.tcl_weight > 0:
-            pairs = split_pairs(mean_pool(hidden, attention_mask), pair_ids)
+            pooled = mean_pool(hidden, attention_mask)
+            pairs = split_pairs(pooled, pair_ids)
+            if gather:
+                # Every process joins the collective, also one whose batch holds no complete pair (it sends
+                # zero rows); otherwise the others would wait for it forever.
+                source, target = pairs if pairs is not None else (pooled[:0], pooled[:0])
+                source, target = _gather_with_grad(source), _gather_with_grad(target)
+                pairs = (source, target) if source.shape[0] > 0 else None
             if pairs is not None:
-                source, target = pairs
-                if gather:
-                    source, target = _gather_with_grad(source), _gather_with_grad(target)
-                tcl = translation_contrastive_loss(source, target, cfg.tcl_temperature)
+                tcl = translation_contrastive_loss(pairs[0], pairs[1], cfg.tcl_temperature)
 
         terms = [
             (w, t) for w, t in ((cfg.ce_weight, ce), (cfg.lcl_weight, lcl), (cfg.tcl_weight, tcl)) if t is not None

@@ -31,14 +31,6 @@ def pair_ids_of(dataset: Any) -> list[int]:
     return [int(row.get(PAIR_COLUMN, UNPAIRED)) for row in dataset]
 
 
-def has_complete_pair(pair_ids: torch.Tensor) -> bool:
-    """Whether some non-negative id occurs twice in `pair_ids` `(B,)` (a source with its translation)."""
-    ids = pair_ids[pair_ids >= 0]
-    if ids.numel() == 0:
-        return False
-    return bool((torch.unique(ids, return_counts=True)[1] == 2).any())
-
-
 def _accelerator_available() -> bool:
     accelerator = getattr(torch, "accelerator", None)
     return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
@@ -139,38 +131,13 @@ class ConCNERTrainer(Trainer):
             return_outputs: also return the model output.
             num_items_in_batch: unused (the loss is a per-batch mean).
         """
-        outputs = model(**self._agree_on_pairs(model, inputs))
+        outputs = model(**inputs)
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs[0]
         if loss is None:
             raise ValueError("the model returned no loss: training batches need `labels` (and a positive loss weight)")
         if model.training:
             self._record_terms(outputs)
         return (loss, outputs) if return_outputs else loss
-
-    def _agree_on_pairs(self, model: nn.Module, inputs: dict[str, Any]) -> dict[str, Any]:
-        """With `contrastive_gather` over several processes, make all of them compute TCL or none of them.
-
-        The teacher gathers the sentence vectors of complete pairs across processes, a collective that every
-        process must join; a process whose batch holds no complete pair (e.g. only windows of long sentences)
-        would skip it and the others would wait forever. The processes therefore agree (one tiny all-reduce) and,
-        when one of them has no complete pair, all drop `pair_ids` for this batch (TCL is skipped for one step).
-        """
-        import torch.distributed as dist
-
-        config = getattr(self.accelerator.unwrap_model(model), "config", None)
-        pair_ids = inputs.get("pair_ids")
-        if (
-            pair_ids is None
-            or not getattr(config, "contrastive_gather", False)
-            or getattr(config, "tcl_weight", 0) <= 0
-            or not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1)
-        ):
-            return inputs
-        flag = torch.tensor([1 if has_complete_pair(pair_ids) else 0], dtype=torch.int64, device=pair_ids.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-        if int(flag.item()) == 1:
-            return inputs
-        return {k: v for k, v in inputs.items() if k != "pair_ids"}
 
     def _record_terms(self, outputs: Any) -> None:
         for i, name in enumerate(LOSS_TERMS):
@@ -199,4 +166,4 @@ class ConCNERTrainer(Trainer):
         super().log(logs, start_time)
 
 
-__all__ = ["ConCNERTrainer", "LOSS_TERMS", "has_complete_pair", "pair_ids_of"]
+__all__ = ["ConCNERTrainer", "LOSS_TERMS", "pair_ids_of"]

@@ -1,8 +1,8 @@
 """Run with `torchrun --nproc_per_node 2`.
 
 Checks that with `contrastive_gather`, LCL/TCL (and their gradients) on two processes equal one process given the
-combined batch, and that the trainer's pair guard keeps a process without a complete pair from deadlocking the
-others. Rank 0 writes the comparison as JSON to the path in argv[1].
+combined batch, and that a process without a complete pair does not deadlock the others. Rank 0 writes the
+comparison as JSON to the path in argv[1].
 
 Used by tests/teacher/test_distributed.py (not collected by pytest itself).
 """
@@ -86,20 +86,23 @@ def main(out_path: str) -> None:
             "grad_max_abs_diff": float((local_grads - ref_grads).abs().max()),
             "grad_max_abs": float(ref_grads.abs().max()),
         }
-    # The trainer's guard: rank 1 has no complete pair, so both ranks must skip TCL's gather (else: deadlock).
-    from types import SimpleNamespace
-
-    from trainers.concner_trainer import ConCNERTrainer
-
-    fake_trainer = SimpleNamespace(accelerator=SimpleNamespace(unwrap_model=lambda m: m))
+    # Rank 1 has no complete pair: it must still join TCL's gather (sending zero rows), so nobody deadlocks and
+    # both ranks compute TCL over rank 0's pairs alone.
     lonely = dict(local, pair_ids=local["pair_ids"] if rank == 0 else torch.tensor([5, -1, 6, -1]))
-    agreed = ConCNERTrainer._agree_on_pairs(fake_trainer, gathered, lonely)
-    guarded = gathered(**agreed)
-    flags = torch.tensor([int("pair_ids" in agreed), int(guarded.tcl_loss is None), int(guarded.lcl_loss is not None)])
-    all_flags = [torch.zeros_like(flags) for _ in range(world)]
-    dist.all_gather(all_flags, flags)
+    partial = gathered(**lonely)
+    value = partial.tcl_loss.item() if partial.tcl_loss is not None else float("nan")
+    tcl = torch.tensor([value], dtype=torch.float64)
+    all_tcl = [torch.zeros_like(tcl) for _ in range(world)]
+    dist.all_gather(all_tcl, tcl)
     if rank == 0:
-        result["guard_flags"] = [f.tolist() for f in all_flags]
+        rank0_pairs = {k: v[:per_rank] for k, v in batch.items()}
+        single_partial = ConCNERForTokenClassification(
+            ConCNERConfig(**base, ce_weight=0.0, lcl_weight=1.0, tcl_weight=1.0, contrastive_gather=False)
+        )
+        single_partial.load_state_dict(gathered.state_dict())
+        result["partial_tcl"] = [float(v[0]) for v in all_tcl]
+        result["partial_tcl_reference"] = single_partial(**rank0_pairs).tcl_loss.item()
+    if rank == 0:
         with open(out_path, "w") as handle:
             json.dump(result, handle)
     dist.barrier()
