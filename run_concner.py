@@ -123,6 +123,11 @@ class DataArguments:
 class ConCNERArguments:
     """Loss weights, temperatures and the paper variant."""
 
+    freeze_embeddings: bool = field(
+        default=False,
+        metadata={"help": "Freeze the encoder's embeddings (faster on CPU; keeps unseen words aligned)."},
+    )
+    freeze_bottom_layers: int = field(default=0, metadata={"help": "Freeze the first N encoder layers."})
     variant: str | None = field(
         default=None, metadata={"help": f"Paper variant: {', '.join(VARIANTS)} (sets train_on/lcl/tcl weights)."}
     )
@@ -612,6 +617,12 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         model = build_teacher(model_path, data.label_list, concner_args)
     except OSError as exc:
         raise UsageError(f"cannot load the model {model_path}: {' '.join(str(exc).split())}") from None
+    if concner_args.freeze_embeddings or concner_args.freeze_bottom_layers:
+        from trainers.freezing import freeze_layers
+
+        frozen = freeze_layers(model, concner_args.freeze_embeddings, concner_args.freeze_bottom_layers)
+        weights = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        _print(f"frozen: {len(frozen)} parameter tensors ({weights:,} weights)")
     # run_distill initialises the student from the teacher's base encoder, as in the paper.
     model.config.base_model_name_or_path = model_args.model_name_or_path
     id2label = dict(enumerate(data.label_list))

@@ -87,11 +87,13 @@ class ConCNERTrainer(Trainer):
     def build_paired_sampler(self, dataset: Any) -> PairedBatchSampler:
         """The training batch sampler for `dataset` (N = the per-device train batch size)."""
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        by_length = getattr(self.args, "group_by_length", False)  # a ConCNERTrainingArguments field
         return PairedBatchSampler(
             pair_ids_of(dataset),
             units_per_batch=self._train_batch_size,
             seed=seed,
             drop_last=self.args.dataloader_drop_last,
+            lengths=[len(ids) for ids in dataset["input_ids"]] if by_length else None,
         )
 
     def get_train_dataloader(self) -> DataLoader:

@@ -63,6 +63,11 @@ class PairedBatchSampler(Sampler[list[int]]):
         seed (`int`, defaults to 0): base seed; epoch `e` is shuffled with `seed + e`.
         shuffle (`bool`, defaults to `True`): shuffle the units; `False` keeps dataset order.
         drop_last (`bool`, defaults to `False`): drop a last batch with fewer than N units.
+        lengths (`Sequence[int]`, *optional*): the length of every row. When given (`--group_by_length`), the
+            shuffled units are cut into mega-batches of `mega_batch_factor * N` units, each sorted by unit length (the
+            longer row of a pair) before it is cut into batches, and the batches are then shuffled: far less padding,
+            the same pairs together, still deterministic for a seed (as transformers' `LengthGroupedSampler`).
+        mega_batch_factor (`int`, defaults to 50): batches per mega-batch when grouping by length.
     """
 
     # No fixed number of rows per batch: tells `accelerate.BatchSamplerShard` to move whole batches around.
@@ -75,6 +80,8 @@ class PairedBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         shuffle: bool = True,
         drop_last: bool = False,
+        lengths: Sequence[int] | None = None,
+        mega_batch_factor: int = 50,
     ) -> None:
         if not isinstance(units_per_batch, int) or units_per_batch < 1:
             raise ValueError(f"`units_per_batch` must be a positive integer, got {units_per_batch!r}")
@@ -84,6 +91,10 @@ class PairedBatchSampler(Sampler[list[int]]):
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.epoch = 0
+        if lengths is not None and len(lengths) != len(pair_ids):
+            raise ValueError(f"{len(lengths)} lengths for {len(pair_ids)} rows")
+        self.unit_lengths = None if lengths is None else [max(lengths[row] for row in unit) for unit in self.units]
+        self.mega_batch_factor = mega_batch_factor
 
     @property
     def num_rows(self) -> int:
@@ -107,12 +118,28 @@ class PairedBatchSampler(Sampler[list[int]]):
         generator.manual_seed(self.seed + (self.epoch if epoch is None else int(epoch)))
         return torch.randperm(len(self.units), generator=generator).tolist()
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def batches(self) -> list[list[int]]:
+        """The unit indices of every batch of the current epoch."""
         order = self.unit_order()
-        for start in range(0, len(order), self.units_per_batch):
-            chosen = order[start : start + self.units_per_batch]
-            if self.drop_last and len(chosen) < self.units_per_batch:
-                return
+        n = self.units_per_batch
+        if self.unit_lengths is not None and self.shuffle:
+            mega = n * self.mega_batch_factor
+            order = [
+                unit
+                for start in range(0, len(order), mega)
+                for unit in sorted(order[start : start + mega], key=lambda u: -self.unit_lengths[u])
+            ]
+        chunks = [order[start : start + n] for start in range(0, len(order), n)]
+        if self.drop_last and chunks and len(chunks[-1]) < n:
+            chunks.pop()
+        if self.unit_lengths is not None and self.shuffle and len(chunks) > 1:
+            generator = torch.Generator()
+            generator.manual_seed(self.seed + self.epoch + 1_000_003)
+            chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
+        return chunks
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for chosen in self.batches():
             yield [row for unit in chosen for row in self.units[unit]]
 
     def __len__(self) -> int:

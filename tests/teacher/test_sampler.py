@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from accelerate.data_loader import BatchSamplerShard, SkipBatchSampler
 
 from trainers.sampler import PairedBatchSampler, build_units
@@ -105,3 +106,28 @@ def test_skipping_batches_after_resume_replays_the_same_tail():
     sampler.set_epoch(2)
     full = list(sampler)
     assert list(SkipBatchSampler(sampler, skip_batches=2)) == full[2:]
+
+
+def test_group_by_length_keeps_pairs_and_cuts_padding():
+    from trainers.sampler import PairedBatchSampler as Sampler
+
+    gen = torch.Generator().manual_seed(0)
+    pair_ids = [i // 2 for i in range(400)] + [-1] * 20
+    base = torch.randint(5, 120, (210,), generator=gen)
+    lengths = torch.stack([base, base + torch.randint(0, 6, (210,), generator=gen)], 1).flatten().tolist()
+    plain = Sampler(pair_ids, units_per_batch=8, seed=3)
+    grouped = Sampler(pair_ids, units_per_batch=8, seed=3, lengths=lengths, mega_batch_factor=10)
+    batches = list(grouped)
+    assert sorted(row for batch in batches for row in batch) == list(range(420))  # every row exactly once
+    for batch in batches:  # partners stay together
+        ids = [pair_ids[r] for r in batch if pair_ids[r] >= 0]
+        assert all(ids.count(i) == 2 for i in ids)
+    assert batches == list(Sampler(pair_ids, units_per_batch=8, seed=3, lengths=lengths, mega_batch_factor=10))
+
+    def padded(bs):
+        return sum(len(b) * max(lengths[r] for r in b) for b in bs)
+
+    # grouped batches are nearly free of padding; random ones are not
+    assert padded(batches) < 1.2 * sum(lengths) and padded(list(plain)) > 1.5 * sum(lengths)
+    grouped.set_epoch(1)
+    assert list(grouped) != batches
