@@ -34,10 +34,6 @@ class ConCNERTrainingArguments(TrainingArguments):
     save_steps: float = field(default=100, metadata={"help": "Save a checkpoint every this many steps."})
     save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept on disk (the best is kept)."})
     logging_steps: float = field(default=50, metadata={"help": "Log the loss terms every this many steps."})
-    group_by_length: bool = field(
-        default=False,
-        metadata={"help": "Batch units of similar length together (less padding, faster on CPU); pairs stay whole."},
-    )
     load_best_model_at_end: bool = field(
         default=True, metadata={"help": "Reload the checkpoint with the best source-dev F1 at the end."}
     )

@@ -87,7 +87,8 @@ class ConCNERTrainer(Trainer):
     def build_paired_sampler(self, dataset: Any) -> PairedBatchSampler:
         """The training batch sampler for `dataset` (N = the per-device train batch size)."""
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-        by_length = getattr(self.args, "group_by_length", False)  # a ConCNERTrainingArguments field
+        # `--train_sampling_strategy group_by_length` (transformers' own option) groups units of similar length.
+        by_length = self.args.train_sampling_strategy == "group_by_length"
         return PairedBatchSampler(
             pair_ids_of(dataset),
             units_per_batch=self._train_batch_size,

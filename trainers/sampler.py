@@ -63,10 +63,11 @@ class PairedBatchSampler(Sampler[list[int]]):
         seed (`int`, defaults to 0): base seed; epoch `e` is shuffled with `seed + e`.
         shuffle (`bool`, defaults to `True`): shuffle the units; `False` keeps dataset order.
         drop_last (`bool`, defaults to `False`): drop a last batch with fewer than N units.
-        lengths (`Sequence[int]`, *optional*): the length of every row. When given (`--group_by_length`), the
-            shuffled units are cut into mega-batches of `mega_batch_factor * N` units, each sorted by unit length (the
-            longer row of a pair) before it is cut into batches, and the batches are then shuffled: far less padding,
-            the same pairs together, still deterministic for a seed (as transformers' `LengthGroupedSampler`).
+        lengths (`Sequence[int]`, *optional*): the length of every row. When given
+            (`--train_sampling_strategy group_by_length`), the shuffled units are cut into mega-batches of
+            `mega_batch_factor * N` units, each sorted by unit length (the longer row of a pair) before it is cut into
+            batches, and the batches are then shuffled: far less padding, the same pairs together, still
+            deterministic for a seed (as transformers' `LengthGroupedSampler`).
         mega_batch_factor (`int`, defaults to 50): batches per mega-batch when grouping by length.
     """
 

@@ -143,3 +143,17 @@ def test_teacher_on_a_slice_of_the_shared_corpora(shared_data, tiny_bert_dir, tm
     assert json.loads((output / "bert" / "config.json").read_text())["model_type"] == "bert"
     events = list(output.glob("runs/**/events.out.tfevents*"))
     assert events and any(b"ce_loss" in e.read_bytes() for e in events)
+
+
+def test_frozen_embeddings_and_length_grouping(synthetic, tiny_bert_dir, tmp_path):
+    output = tmp_path / "frozen"
+    argv = run_argv(synthetic, tiny_bert_dir, output, "--max_steps", "3", "--eval_steps", "3", "--save_steps", "3",
+                    "--freeze_embeddings", "true", "--train_sampling_strategy", "group_by_length")  # fmt: skip
+    run_concner.run(argv)
+    before = load_file(tiny_bert_dir / "model.safetensors")
+    after = load_file(output / "model.safetensors")
+    words = "bert.embeddings.word_embeddings.weight"
+    assert torch.equal(after[words], before[words])
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not torch.equal(after[layer], before[layer])  # the encoder did train
+    assert json.loads((output / "config.json").read_text())["base_model_name_or_path"] == str(tiny_bert_dir)
