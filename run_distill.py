@@ -110,6 +110,7 @@ class DistillDataArguments:
         default_factory=list,
         metadata={"help": "Target test sets scored after training, as lang=path (e.g. de=de/test.txt).", "nargs": "+"},
     )
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N dev sentences."})
     max_seq_length: int = field(default=128, metadata={"help": "Maximum sub-word tokens per row (paper: 128)."})
     cache_teacher_probs: bool = field(
         default=False,
@@ -288,6 +289,8 @@ def prepare(
     """Everything that can fail on bad input, before any training: all datasets, models and tokenizers."""
     unlabelled = load_unlabelled(data_args, training_args.seed)
     dev = load_ner_dataset(data_args.validation_file) if data_args.validation_file is not None else None
+    if dev is not None and data_args.max_eval_samples is not None:
+        dev = dev.select(range(min(data_args.max_eval_samples, len(dev))))
     tests = {lang: load_ner_dataset(path) for lang, path in parse_test_files(data_args.test_files).items()}
     hub = {"cache_dir": model_args.cache_dir} if model_args.cache_dir else {}
     try:

