@@ -12,6 +12,7 @@ from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
 from transformers.trainer_utils import seed_worker
 
 from .collator import PAIR_COLUMN, DataCollatorForConCNER
+from .eval_order import SequentialEvalMixin
 from .sampler import UNPAIRED, PairedBatchSampler
 
 LOSS_TERMS = ("ce_loss", "lcl_loss", "tcl_loss")
@@ -53,7 +54,7 @@ class _SamplerEpochCallback(TrainerCallback):
             sampler.set_epoch(int(state.epoch or 0))
 
 
-class ConCNERTrainer(Trainer):
+class ConCNERTrainer(SequentialEvalMixin, Trainer):
     """Trains [`ConCNERForTokenClassification`] on batches of N source sentences plus their N translations.
 
     - Training batches come from [`PairedBatchSampler`] (N = `per_device_train_batch_size` units, a unit being a

@@ -12,6 +12,7 @@ from transformers import AutoModelForTokenClassification, PreTrainedModel, Train
 
 from .distillation_collator import TEACHER_LOGITS_COLUMN, DataCollatorForDistillation
 from .distillation_losses import KD_LOSS_TYPES, distillation_loss, distilled_positions, teacher_hard_label_loss
+from .eval_order import SequentialEvalMixin
 from .freezing import freeze_layers as freeze_student
 from .teacher_cache import teacher_logits
 
@@ -105,7 +106,7 @@ def check_tokenizers(student_tokenizer: Any, teacher_tokenizer: Any) -> None:
         )
 
 
-class DistillationTrainer(Trainer):
+class DistillationTrainer(SequentialEvalMixin, Trainer):
     """Teacher-student distillation on unlabelled target text (paper eq. 9), as a [`Trainer`].
 
     The student (`model`) is trained; the teacher is frozen: moved to the device by Accelerate in evaluation mode

@@ -157,3 +157,16 @@ def test_frozen_embeddings_and_length_grouping(synthetic, tiny_bert_dir, tmp_pat
     layer = "bert.encoder.layer.0.attention.self.query.weight"
     assert not torch.equal(after[layer], before[layer])  # the encoder did train
     assert json.loads((output / "config.json").read_text())["base_model_name_or_path"] == str(tiny_bert_dir)
+
+
+def test_evaluation_stays_in_dataset_order_when_training_groups_by_length(synthetic, tiny_bert_dir, tmp_path):
+    from torch.utils.data import SequentialSampler
+    from transformers import TrainingArguments
+
+    from trainers import ConCNERTrainer, DistillationTrainer
+
+    args = TrainingArguments(output_dir=str(tmp_path), train_sampling_strategy="group_by_length", report_to="none")
+    dataset = [{"input_ids": [1] * n} for n in (3, 9, 1, 7)]
+    for cls in (ConCNERTrainer, DistillationTrainer):
+        sampler = cls._get_eval_sampler(type("T", (), {"args": args})(), dataset)
+        assert isinstance(sampler, SequentialSampler) and list(sampler) == [0, 1, 2, 3]
