@@ -1,0 +1,131 @@
+"""One command, four speed ratios, each measured in one run (interleaved, medians).
+
+    python benchmarks/speed_report.py                       # all-MiniLM-L6-v2 on the CPU (default)
+    python benchmarks/speed_report.py --model offline:e5-small
+
+1. teacher step (ConCNER: CE + LCL + TCL) vs a plain `BertForTokenClassification` step   (bench_teacher_step.py)
+2. distillation step (on the fly and with cached teacher logits) vs a plain step          (bench_distill_step.py)
+3. student inference vs plain BERT inference (the exported student is a plain BERT token classifier; the ConCNER
+   teacher class is timed beside them)
+4. data preparation: reading + tokenising + aligning conll/en/train.txt (14,041 sentences)  (bench_data.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+
+def inference_ratio(model_name: str, rounds: int, warmup: int, num_pairs: int, max_length: int) -> dict:
+    """Median per-round ratio of a forward pass: exported student and ConCNER teacher vs plain BERT."""
+    import tempfile
+
+    import torch
+    from bench_teacher_step import build_models, paper_batch, resolve_model
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from concner.export import export_plain_bert
+
+    path = resolve_model(model_name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    batch, labels = paper_batch(tokenizer, num_pairs, max_length)
+    teacher, plain = build_models(path, labels)
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
+    with tempfile.TemporaryDirectory() as tmp:
+        teacher.save_pretrained(f"{tmp}/teacher")
+        tokenizer.save_pretrained(f"{tmp}/teacher")
+        student = AutoModelForTokenClassification.from_pretrained(export_plain_bert(f"{tmp}/teacher", f"{tmp}/bert"))
+    models = {"student": student.eval(), "bert": plain.eval(), "concner_teacher": teacher.eval()}
+
+    def forward(model) -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            model(**inputs)
+        return time.perf_counter() - start
+
+    for _ in range(warmup):
+        for model in models.values():
+            forward(model)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for i in range(rounds):
+        for name in list(models) if i % 2 == 0 else list(models)[::-1]:
+            times[name].append(forward(models[name]))
+    return {
+        "batch_rows": int(inputs["input_ids"].shape[0]),
+        "batch_length": int(inputs["input_ids"].shape[1]),
+        "median_s": {name: statistics.median(t) for name, t in times.items()},
+        "median_ratio_student_to_bert": statistics.median(s / b for s, b in zip(times["student"], times["bert"])),
+        "median_ratio_teacher_to_bert": statistics.median(
+            t / b for t, b in zip(times["concner_teacher"], times["bert"])
+        ),
+    }
+
+
+def data_preparation(max_seq_length: int) -> dict:
+    from bench_data import DEFAULT_DATA, load_tokenizer
+
+    from concner.data import build_label_list, load_ner_dataset
+    from concner.data.tokenization import tokenize_and_align
+
+    tokenizer = load_tokenizer("xlmr")
+    start = time.perf_counter()
+    dataset = load_ner_dataset(str(DEFAULT_DATA))
+    read = time.perf_counter() - start
+    label2id = {label: i for i, label in enumerate(build_label_list(dataset))}
+    features = tokenize_and_align(dataset, tokenizer, label2id, max_seq_length, load_from_cache_file=False)
+    total = time.perf_counter() - start
+    return {"sentences": len(dataset), "rows": len(features), "read_s": read, "total_s": total}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="minilm", help="minilm (default), offline:e5-small, or a folder")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=32)
+    parser.add_argument("--max_length", type=int, default=128)
+    parser.add_argument("--output", type=Path, default=None, help="also write every figure as JSON here")
+    args = parser.parse_args(argv)
+
+    import bench_distill_step
+    import datasets
+    from bench_teacher_step import bench_step
+
+    datasets.disable_progress_bars()
+    report = {"model": args.model}
+    report["teacher_step"] = bench_step(args.model, args.warmup, args.rounds, args.pairs, args.max_length)
+    distill_argv = ["--rounds", str(args.rounds), "--warmup", str(args.warmup)]
+    if args.model != "minilm":
+        print("note: the distillation benchmark always uses all-MiniLM-L6-v2", file=sys.stderr)
+    report["distillation_step"] = bench_distill_step.main(distill_argv)
+    report["inference"] = inference_ratio(args.model, 3 * args.rounds, args.warmup, args.pairs, args.max_length)
+    report["data_preparation"] = data_preparation(args.max_length)
+
+    d = report["distillation_step"]["median_ratio_to_plain_wall"]
+    print("\n| measurement | ratio / time | target |\n|---|---:|---:|")
+    print(f"| teacher step / plain BERT step | {report['teacher_step']['median_ratio']:.3f} | <= 1.05 |")
+    print(f"| distillation step (on the fly) / plain step | {d['on-the-fly']:.3f} | <= 1.35 |")
+    print(f"| distillation step (cached teacher) / plain step | {d['cached']:.3f} | <= 1.05 |")
+    inf = report["inference"]
+    print(f"| student inference / plain BERT inference | {inf['median_ratio_student_to_bert']:.3f} | ~1 |")
+    print(f"| (ConCNER teacher inference / plain BERT inference) | {inf['median_ratio_teacher_to_bert']:.3f} | |")
+    prep = report["data_preparation"]
+    print(
+        f"| data preparation, {prep['sentences']} sentences (read + tokenise + align) | {prep['total_s']:.2f} s"
+        " | <= 10 s |"
+    )
+    if args.output:
+        args.output.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

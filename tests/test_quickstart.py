@@ -1,0 +1,37 @@
+"""The README's main job, wired end to end on the demo corpus with a tiny model (the real run is in the note)."""
+
+from __future__ import annotations
+
+import json
+
+from concner import quickstart
+
+
+def test_quickstart_runs_the_whole_pipeline(tiny_bert_dir, tmp_path, capsys):
+    out = tmp_path / "qs"
+    argv = ["--model_name_or_path", str(tiny_bert_dir), "--output_dir", str(out), "--teacher_epochs", "1",
+            "--student_epochs", "1", "--learning_rate", "1e-3"]  # fmt: skip
+    status = quickstart.main(argv)
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "| ConCNER teacher |" in printed and "| ConCNER student |" in printed
+    assert str(out / "student") in printed and quickstart.EXAMPLE in printed
+    teacher = json.loads((out / "teacher" / "all_results.json").read_text())
+    student = json.loads((out / "student" / "all_results.json").read_text())
+    assert {"eval_f1", "test_de_f1"} <= teacher.keys() and {"eval_f1", "test_de_f1"} <= student.keys()
+    assert json.loads((out / "student" / "config.json").read_text())["model_type"] == "bert"
+    assert json.loads((out / "teacher" / "config.json").read_text())["model_type"] == "concner"
+    for folder in ("teacher", "student"):
+        assert "model-index" in (out / folder / "README.md").read_text()
+
+
+def test_quickstart_translates_with_a_dictionary(tiny_bert_dir, tmp_path, capsys):
+    dictionary = tmp_path / "en-de.txt"
+    dictionary.write_text("the die\nsaid sagte\nin in\n")
+    out = tmp_path / "qs"
+    status = quickstart.main(["--model_name_or_path", str(tiny_bert_dir), "--output_dir", str(out),
+                              "--dictionary_file", str(dictionary), "--teacher_epochs", "1", "--student_epochs", "1",
+                              "--learning_rate", "1e-3"])  # fmt: skip
+    assert status == 0
+    rows = [json.loads(line) for line in (out / "translation.jsonl").read_text().splitlines()]
+    assert len(rows) == 240 and any("sagte" in row["tokens"] for row in rows)
