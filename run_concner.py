@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+from concner.config_file import CONFIG_SUFFIXES, load_config_file
 
 TRAIN_ON = ("source", "translation", "both")
 LCL_POSITIVE = ("label", "entity_type")
@@ -34,7 +35,6 @@ VARIANTS: dict[str, tuple[str, float, float]] = {
     "en_trans_lcl": ("both", PAPER_LCL_WEIGHT, 0.0),
     "concner": ("both", PAPER_LCL_WEIGHT, PAPER_TCL_WEIGHT),
 }
-CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 class UsageError(Exception):
@@ -196,29 +196,6 @@ def _accelerator_available() -> bool:
     return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
 
 
-def _load_config_file(path: str) -> dict[str, Any]:
-    if not os.path.isfile(path):
-        raise UsageError(f"no such config file: {path}")
-    with open(path, encoding="utf-8") as handle:
-        if path.endswith(".json"):
-            try:
-                config = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        else:
-            import yaml
-
-            try:
-                config = yaml.safe_load(handle)
-            except yaml.YAMLError as exc:
-                raise UsageError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(config, dict):
-        raise UsageError(f"{path}: expected a mapping of option names to values")
-    if isinstance(config.get("test_files"), dict):
-        config["test_files"] = [f"{lang}={spec}" for lang, spec in config["test_files"].items()]
-    return config
-
-
 def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
     """Parse `argv` (default `sys.argv[1:]`) into (model, data, concner, training) argument dataclasses.
 
@@ -234,7 +211,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
     parser = _parser()
     parser.set_defaults(hub_strategy="end")  # push once, with our model card; never mid-run pickled state
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
-        config = _load_config_file(argv.pop(0))
+        config = load_config_file(argv.pop(0), UsageError)
         known = {action.dest for action in parser._actions}
         unknown = sorted(set(config) - known)
         if unknown:

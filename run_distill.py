@@ -22,7 +22,6 @@ one `error: ...` line and exits with status 2.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -32,7 +31,6 @@ from typing import Any, NamedTuple
 
 import datasets
 import transformers
-import yaml
 from transformers import (
     AutoConfig,
     AutoModelForTokenClassification,
@@ -44,6 +42,7 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from concner.config_file import CONFIG_SUFFIXES, load_config_file
 from concner.data import DataError, load_ner_dataset, load_text_dataset, tokenize_and_align
 from concner.encoders import resolve_model_name_or_path
 from concner.metrics import argmax_logits, build_compute_metrics, flatten_scores, ner_scores, word_level_predictions
@@ -63,7 +62,6 @@ logger = logging.getLogger(__name__)
 BASE_MODEL_ATTRIBUTE = "base_model_name_or_path"
 PAPER_ENCODER = "google-bert/bert-base-multilingual-cased"
 _DEFAULT_LABEL = re.compile(r"^LABEL_\d+$")
-CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 @dataclass
@@ -206,28 +204,6 @@ class _Parser(HfArgumentParser):
         raise ValueError(message)
 
 
-def _load_config_file(path: str) -> dict[str, Any]:
-    """Options from a `.json` / `.yaml` file (a mapping of option names to values)."""
-    if not os.path.isfile(path):
-        raise ValueError(f"no such config file: {path}")
-    with open(path, encoding="utf-8") as handle:
-        if path.endswith(".json"):
-            try:
-                config = json.load(handle)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        else:
-            try:
-                config = yaml.safe_load(handle)
-            except yaml.YAMLError as exc:
-                raise ValueError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
-    if not isinstance(config, dict):
-        raise ValueError(f"{path}: expected a mapping of option names to values")
-    if isinstance(config.get("test_files"), dict):
-        config["test_files"] = [f"{lang}={spec}" for lang, spec in config["test_files"].items()]
-    return config
-
-
 def parse_arguments(
     argv: list[str] | None = None,
 ) -> tuple[DistillModelArguments, DistillDataArguments, DistillationArguments]:
@@ -243,7 +219,7 @@ def parse_arguments(
     parser.set_defaults(hub_strategy="end")  # push once, with our model card; never mid-run pickled state
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         path = argv.pop(0)
-        config = _load_config_file(path)
+        config = load_config_file(path, ValueError)
         unknown = sorted(set(config) - {action.dest for action in parser._actions})
         if unknown:
             raise ValueError(f"{path}: unknown option(s) {', '.join(unknown)}")

@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         help="translate the source here with this MUSE dictionary (lexicon backend) "
         "instead of using --translation_file",
     )
-    p.add_argument("--teacher_epochs", type=float, default=5.0)
+    p.add_argument("--teacher_epochs", type=float, default=6.0)
     p.add_argument("--student_epochs", type=float, default=4.0)
     p.add_argument(
         "--learning_rate",
@@ -96,6 +96,8 @@ def _common(args: argparse.Namespace, output_dir: Path) -> list[str]:
         "none",
         "--save_only_model",
         "true",
+        "--train_sampling_strategy",
+        "group_by_length",
         "--validation_file",
         args.validation_file,
         "--test_files",
