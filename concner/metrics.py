@@ -39,14 +39,25 @@ def word_level_predictions(
     """
     if predictions.ndim == 3:
         predictions = predictions.argmax(-1)
-    out = [[OUTSIDE] * n for n in num_words]
+    ids: list[list[int]] = [[-1] * n for n in num_words]
+    scatter_to_words(predictions, example_index, word_index, ids)
+    return [[id2label[int(i)] if i >= 0 else OUTSIDE for i in sentence] for sentence in ids]
+
+
+def scatter_to_words(
+    values: np.ndarray, example_index: Sequence[int], word_index: Sequence[Sequence[int]], out: list[list[Any]]
+) -> None:
+    """Write `values[row, position]` into `out[example][word]` at every first sub-word of every feature row.
+
+    This is how windows are stitched back into sentences: each word is predicted in exactly one window (the
+    others mark it -1), so the order of rows does not matter.
+    """
     for row, (example, words) in enumerate(zip(example_index, word_index)):
         words = np.asarray(words)
         positions = np.nonzero(words >= 0)[0]
-        tags = out[example]
+        target = out[example]
         for pos, word in zip(positions.tolist(), words[positions].tolist()):
-            tags[word] = id2label[int(predictions[row, pos])]
-    return out
+            target[word] = values[row, pos].item()
 
 
 def ner_scores(references: list[list[str]], predictions: list[list[str]]) -> dict[str, Any]:

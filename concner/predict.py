@@ -163,13 +163,14 @@ def predict_sentences(
     import torch
 
     from concner.data.tokenization import tokenize_and_align
+    from concner.metrics import scatter_to_words
 
     features = tokenize_and_align(dataset.select_columns(["tokens"]), tokenizer, None, max_seq_length)
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     tokens = dataset["tokens"][:]
     ids = dataset["id"][:] if "id" in dataset.column_names else [str(i) for i in range(len(tokens))]
     gold = dataset["ner_tags"][:] if "ner_tags" in dataset.column_names else None
-    tags = [["O"] * len(words) for words in tokens]
+    label_ids: list[list[int]] = [[-1] * len(words) for words in tokens]
     scores = [[0.0] * len(words) for words in tokens]
     inputs = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in features.column_names]
     device = next(model.parameters()).device
@@ -181,14 +182,11 @@ def predict_sentences(
         padded = tokenizer.pad({c: batch[c][:] for c in inputs}, return_tensors="pt")
         with torch.no_grad():
             logits = model(**{k: v.to(device) for k, v in padded.items()}).logits
-        probs = torch.softmax(logits.float(), dim=-1)
-        best, label_ids = probs.max(dim=-1)
-        best, label_ids = best.cpu().numpy(), label_ids.cpu().numpy()
-        for row, (example, words) in enumerate(zip(batch["example_index"][:], batch["word_index"][:])):
-            for position, word in enumerate(words):
-                if word >= 0:
-                    tags[example][word] = id2label[int(label_ids[row, position])]
-                    scores[example][word] = float(best[row, position])
+        best, best_ids = torch.softmax(logits.float(), dim=-1).max(dim=-1)
+        example_index, word_index = batch["example_index"][:], batch["word_index"][:]
+        scatter_to_words(best_ids.cpu().numpy(), example_index, word_index, label_ids)
+        scatter_to_words(best.cpu().numpy(), example_index, word_index, scores)
+    tags = [[id2label[i] if i >= 0 else "O" for i in sentence] for sentence in label_ids]
     return [
         TaggedSentence(str(ids[i]), list(tokens[i]), tags[i], scores[i], list(gold[i]) if gold is not None else None)
         for i in range(len(tokens))

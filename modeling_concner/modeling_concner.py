@@ -82,6 +82,13 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
+def entity_type_ids(tags: tuple[str, ...]) -> list[int]:
+    """Map each IOB2 tag to an entity-type id, so that B-X and I-X share one id and ``O`` keeps its own."""
+    types = [tag.split("-", 1)[-1] if tag != "O" else "O" for tag in tags]
+    names = {t: j for j, t in enumerate(dict.fromkeys(types))}
+    return [names[t] for t in types]
+
+
 class ConCNERForTokenClassification(BertPreTrainedModel):
     """BERT encoder (no pooler), dropout and a linear token classifier, trained with CE + LCL + TCL.
 
@@ -105,13 +112,13 @@ class ConCNERForTokenClassification(BertPreTrainedModel):
         """Labels used to form LCL positives: the tag itself, or its entity type (B-X ≡ I-X)."""
         if self.config.lcl_positive == "label":
             return labels
-        types = []
-        for i in range(self.num_labels):
-            tag = self.config.id2label[i]
-            types.append(tag.split("-", 1)[-1] if tag != "O" else "O")
-        names = {t: j for j, t in enumerate(dict.fromkeys(types))}
-        table = torch.tensor([names[t] for t in types], device=labels.device)
-        return torch.where(labels == IGNORE_INDEX, labels, table[labels.clamp(min=0)])
+        tags = tuple(self.config.id2label[i] for i in range(self.num_labels))
+        cached = getattr(self, "_lcl_type_table", None)
+        if cached is None or cached[0] != tags or cached[1].device != labels.device:
+            # Built once per label set and device, not on every forward pass.
+            cached = (tags, torch.tensor(entity_type_ids(tags), device=labels.device))
+            self._lcl_type_table = cached
+        return torch.where(labels == IGNORE_INDEX, labels, cached[1][labels.clamp(min=0)])
 
     def forward(
         self,

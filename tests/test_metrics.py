@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from seqeval.metrics import f1_score
 
-from concner.metrics import build_compute_metrics, flatten_scores, ner_scores, word_level_predictions
+from concner.metrics import build_compute_metrics, flatten_scores, ner_scores, scatter_to_words, word_level_predictions
 
 ID2LABEL = {0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC"}
 
@@ -23,6 +23,27 @@ def test_windows_are_stitched_and_missing_words_are_o():
     word_index = [[-1, 0, -1, 1, 2, -1], [-1, 3, 4, -1], [-1, 0, 2, -1]]
     got = word_level_predictions(predictions, [0, 0, 1], word_index, [5, 3], ID2LABEL)
     assert got == [["B-PER", "I-PER", "O", "B-LOC", "B-LOC"], ["B-PER", "O", "B-LOC"]]
+
+
+def test_scatter_to_words_matches_a_naive_loop_in_any_row_order():
+    rng = np.random.default_rng(0)
+    num_words = [7, 3, 5]
+    word_index, example_index = [], []
+    for example, n in enumerate(num_words):  # every sentence cut into windows of at most 3 words
+        for start in range(0, n, 3):
+            words = list(range(start, min(start + 3, n)))
+            word_index.append([-1, *[w for w in words for w in (w, -1)], -1])
+            example_index.append(example)
+    values = rng.random((len(word_index), max(len(w) for w in word_index)))
+    expected = [[None] * n for n in num_words]
+    for row in range(len(word_index)):
+        for pos, word in enumerate(word_index[row]):
+            if word >= 0:
+                expected[example_index[row]][word] = float(values[row, pos])
+    order = rng.permutation(len(word_index))
+    got = [[None] * n for n in num_words]
+    scatter_to_words(values[order], [example_index[i] for i in order], [word_index[i] for i in order], got)
+    assert got == expected
 
 
 def test_logits_are_argmaxed():

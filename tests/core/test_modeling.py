@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from transformers import AutoConfig, AutoModelForTokenClassification, BertForTok
 
 from modeling_concner import ConCNERConfig, ConCNERForTokenClassification, ConCNEROutput
 from modeling_concner.losses import label_contrastive_loss, translation_contrastive_loss
-from modeling_concner.modeling_concner import mean_pool, split_pairs
+from modeling_concner.modeling_concner import entity_type_ids, mean_pool, split_pairs
 from tests.conftest import LABELS
 
 NUM_LABELS = len(LABELS)
@@ -113,6 +114,19 @@ def test_entity_type_positives_merge_b_and_i():
     classes = m._lcl_classes(labels)
     assert classes[1] == classes[2] and classes[3] == classes[4] and classes[0] == classes[5]
     assert len({int(c) for c in classes}) == 3
+    table = m._lcl_type_table[1]
+    m._lcl_classes(labels)
+    assert m._lcl_type_table[1] is table  # built once, not on every forward pass
+    ignored = m._lcl_classes(torch.tensor([-100, LABELS.index("I-PER")]))
+    assert ignored[0] == -100 and ignored[1] == classes[1]
+
+
+def test_entity_type_ids_against_a_naive_mapping():
+    tags = ("O", "B-LOC", "B-MISC", "B-ORG", "B-PER", "I-LOC", "I-MISC", "I-ORG", "I-PER")
+    ids = entity_type_ids(tags)
+    for a, b in itertools.product(range(len(tags)), repeat=2):
+        same = tags[a].split("-")[-1] == tags[b].split("-")[-1]
+        assert (ids[a] == ids[b]) == same
 
 
 @pytest.mark.parametrize(
