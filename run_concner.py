@@ -409,7 +409,7 @@ def tokenize_data(loaded: LoadedData, tokenizer: Any, max_seq_length: int) -> Pr
         tokenizer: a fast tokenizer.
         max_seq_length: maximum sub-word tokens per row.
     """
-    from concner.data.tokenization import tokenize_and_align
+    from concner.data.tokenization import sort_for_inference, tokenize_and_align
 
     label2id = {label: i for i, label in enumerate(loaded.label_list)}
 
@@ -422,9 +422,9 @@ def tokenize_data(loaded: LoadedData, tokenizer: Any, max_seq_length: int) -> Pr
     return PreparedData(
         label_list=loaded.label_list,
         train_features=train_features,
-        eval_features=featurize(loaded.validation) if loaded.validation is not None else None,
+        eval_features=sort_for_inference(featurize(loaded.validation)) if loaded.validation is not None else None,
         eval_references=list(loaded.validation["ner_tags"]) if loaded.validation is not None else None,
-        test_features={lang: featurize(ds) for lang, ds in loaded.tests.items()},
+        test_features={lang: sort_for_inference(featurize(ds)) for lang, ds in loaded.tests.items()},
         test_references={lang: list(ds["ner_tags"]) for lang, ds in loaded.tests.items()},
         pairing_summary=summary,
         types_mapped_to_o=loaded.types_mapped_to_o,

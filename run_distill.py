@@ -43,7 +43,7 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from concner.config_file import CONFIG_SUFFIXES, load_config_file
-from concner.data import DataError, load_ner_dataset, load_text_dataset, tokenize_and_align
+from concner.data import DataError, load_ner_dataset, load_text_dataset, sort_for_inference, tokenize_and_align
 from concner.encoders import resolve_model_name_or_path
 from concner.metrics import argmax_logits, build_compute_metrics, flatten_scores, ner_scores, word_level_predictions
 from trainers.distillation_collator import DataCollatorForDistillation
@@ -305,8 +305,8 @@ def prepare(
         if unknown:
             message = f"tags {unknown} are not in the teacher's label set {sorted(label2id)}"
             raise DataError(message, data_args.validation_file)
-        dev_features = features(dev, True)
-    tests = {lang: (test, features(test, False)) for lang, test in tests.items()}
+        dev_features = sort_for_inference(features(dev, True))
+    tests = {lang: (test, sort_for_inference(features(test, False))) for lang, test in tests.items()}
     if data_args.cache_teacher_probs:
         teacher.to(training_args.device)
         batch = training_args.per_device_eval_batch_size

@@ -17,7 +17,7 @@ from .labels import (
 )
 from .pairing import PairingSummary, pair_translations, sample_source
 from .readers import load_ner_dataset, load_text_dataset, source_file
-from .tokenization import TokenizationSummary, tokenize_and_align, tokenize_and_align_with_summary
+from .tokenization import TokenizationSummary, sort_for_inference, tokenize_and_align, tokenize_and_align_with_summary
 
 __all__ = [
     "DataError",
@@ -33,6 +33,7 @@ __all__ = [
     "map_types_to_o",
     "pair_translations",
     "reconcile_label_sets",
+    "sort_for_inference",
     "sample_source",
     "source_file",
     "to_iob2",

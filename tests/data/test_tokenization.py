@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from datasets import Dataset, load_from_disk
 
@@ -174,3 +175,31 @@ def test_num_proc_gives_the_same_rows(tiny_tokenizer):
     single = tokenize_and_align(ds, tiny_tokenizer, LABEL2ID, 16)
     double = tokenize_and_align(ds, tiny_tokenizer, LABEL2ID, 16, num_proc=2)
     assert single.to_dict() == double.to_dict()
+
+
+def test_sort_for_inference_orders_rows_and_keeps_word_level_results(tiny_tokenizer):
+    from concner.data import sort_for_inference
+    from concner.metrics import word_level_predictions
+
+    sentences = [["the"] * n + ["Peter", "Smith"] for n in (3, 30, 0, 12, 7)]
+    tags = [["O"] * n + ["B-PER", "I-PER"] for n in (3, 30, 0, 12, 7)]
+    ds = Dataset.from_dict({"tokens": sentences, "ner_tags": tags})
+    features = tokenize_and_align(ds, tiny_tokenizer, LABEL2ID, 16)
+    ordered = sort_for_inference(features)
+    lengths = [len(row) for row in ordered["input_ids"]]
+    assert lengths == sorted(lengths, reverse=True) and len(ordered) == len(features)
+    id2label = {i: t for t, i in LABEL2ID.items()}
+
+    def predict(rows: Dataset) -> list[list[str]]:
+        # a "model" that predicts each word's gold label: any row order must give the same sentences back
+        width = max(len(r) for r in rows["input_ids"])
+        predictions = [[0] * width for _ in range(len(rows))]
+        for i, (labels, words) in enumerate(zip(rows["labels"], rows["word_index"])):
+            for pos, word in enumerate(words):
+                if word >= 0:
+                    predictions[i][pos] = labels[pos]
+        return word_level_predictions(
+            np.asarray(predictions), rows["example_index"], rows["word_index"], [len(t) for t in tags], id2label
+        )
+
+    assert predict(ordered) == predict(features) == tags
