@@ -368,9 +368,17 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
-def table(records: list[dict], systems: list[str], langs: list[str], size: int, title: str) -> str:
+def table(
+    records: list[dict],
+    systems: list[str],
+    langs: list[str],
+    size: int,
+    title: str,
+    key: str = "test_f1",
+    what: str = "entity F1 on target test sets",
+) -> str:
     lines = [
-        f"**{title}** (source size {size}; entity F1 on target test sets, mean ± std over seeds)",
+        f"**{title}** (source size {size}; {what}, mean ± std over seeds)",
         "",
         "| system | " + " | ".join(langs) + " | avg |",
         "|---|" + "---:|" * (len(langs) + 1),
@@ -378,15 +386,25 @@ def table(records: list[dict], systems: list[str], langs: list[str], size: int, 
     for system in systems:
         cells, per_seed_avg = [], {}
         for lang in langs:
-            vals = [r["test_f1"] for r in records if r["system"] == system and r["lang"] == lang and r["size"] == size]
-            cells.append(mean_std(vals))
-            for r in records:
-                if r["system"] == system and r["lang"] == lang and r["size"] == size and r["test_f1"] is not None:
-                    per_seed_avg.setdefault(r["seed"], []).append(r["test_f1"])
+            rows = [r for r in records if r["system"] == system and r["lang"] == lang and r["size"] == size]
+            cells.append(mean_std([r[key] for r in rows]))
+            for r in rows:
+                if r[key] is not None:
+                    per_seed_avg.setdefault(r["seed"], []).append(r[key])
         avgs = [statistics.mean(v) for v in per_seed_avg.values() if len(v) == len(langs)]
         if any(c != "–" for c in cells):
             lines.append(f"| {system} | " + " | ".join(cells) + f" | {mean_std(avgs)} |")
     return "\n".join(lines)
+
+
+def compute_summary(records: list[dict]) -> str:
+    """Runs and their summed wall time (each run directory counted once, whatever the number of test sets)."""
+    runs = {r["run_dir"]: r["wall_seconds"] for r in records}
+    timed = [w for w in runs.values() if w is not None]
+    line = f"Compute: {len(runs)} runs, {sum(timed) / 60:.1f} min of summed wall time"
+    if len(timed) < len(runs):
+        line += f" ({len(runs) - len(timed)} runs have no timing)"
+    return line + "."
 
 
 def write_tables(records: list[dict], p: Preset, out: Path) -> Path:
@@ -405,9 +423,21 @@ def write_tables(records: list[dict], p: Preset, out: Path) -> Path:
                 "Table 5 (knowledge distillation: ConCNER w/o KD = En+Trans+LCL+TCL)",
             )
         )
+        parts.append(
+            table(
+                records,
+                SYSTEMS,
+                langs,
+                size,
+                "Model selection",
+                key="dev_f1",
+                what="entity F1 of the kept checkpoint on the English dev set, the only data used to choose it",
+            )
+        )
     missing = sorted(set(p.languages) - set(langs))
     if missing:
         parts.append(f"No test set for {', '.join(missing)} here (held out); pass --test_dir to score them.")
+    parts.append(compute_summary(records))
     path = out / "tables.md"
     path.write_text("\n\n".join(parts) + "\n")
     return path

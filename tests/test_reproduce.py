@@ -1,0 +1,137 @@
+"""The reproduction harness: which runs it launches, that finished runs are skipped, and its tables."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce.py"
+_SPEC = importlib.util.spec_from_file_location("reproduce", _PATH)
+reproduce = importlib.util.module_from_spec(_SPEC)
+sys.modules["reproduce"] = reproduce  # dataclasses look their module up while the file executes
+_SPEC.loader.exec_module(reproduce)
+
+
+def _arg(cmd: list[str], name: str) -> str:
+    return cmd[cmd.index(name) + 1]
+
+
+@pytest.fixture
+def fake_runs(monkeypatch):
+    """Replace the subprocess launch by a stub that writes the files a finished run leaves behind."""
+    launched: list[list[str]] = []
+
+    def fake_run(cmd: list[str], log: Path) -> None:
+        launched.append(cmd)
+        out = Path(_arg(cmd, "--output_dir"))
+        out.mkdir(parents=True, exist_ok=True)
+        tests = cmd[cmd.index("--test_files") + 1 :] if "--test_files" in cmd else []
+        results = {"eval_f1": 0.5}
+        for spec in tests:
+            if spec.startswith("--"):
+                break
+            lang = spec.split("=")[0]
+            results[f"test_{lang}_f1"] = 0.25 if "run_distill.py" in cmd[1] else 0.2
+            results[f"test_{lang}_PER_f1"] = 0.3
+        (out / "all_results.json").write_text(json.dumps(results))
+
+    monkeypatch.setattr(reproduce, "run", fake_run)
+    return launched
+
+
+def _preset(tmp_path: Path):
+    for lang in ("es", "nl"):
+        (tmp_path / "tests" / lang).mkdir(parents=True)
+        (tmp_path / "tests" / lang / "test.txt").write_text("Madrid B-LOC\n\n")
+    return replace(reproduce.PRESETS["cpu"], model=str(tmp_path / "model"), languages=["de", "es", "nl"])
+
+
+def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake_runs):
+    p = _preset(tmp_path)
+    records = reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
+    teachers = [c for c in fake_runs if c[1] == "run_concner.py"]
+    students = [c for c in fake_runs if c[1] == "run_distill.py"]
+    # En and En+LCL train once for all languages; the five others once per language; two students per language
+    assert len(teachers) == 2 + 5 * 3 and len(students) == 2 * 3
+    source_only = [c for c in teachers if "--translation_file" not in c]
+    assert sorted(_arg(c, "--variant") for c in source_only) == ["en", "en_lcl"]
+    assert all(_arg(c, "--test_files") == f"es={tmp_path}/tests/es/test.txt" for c in source_only)
+    # the students distil from the right teachers
+    kd = {Path(_arg(c, "--output_dir")).parent.name: _arg(c, "--teacher_model_name_or_path") for c in students}
+    assert kd["En-KD"].endswith("En/src") and kd["ConCNER"].endswith("En_Trans_LCL_TCL/nl")
+    # de has no test set: its runs train but give no test F1
+    assert {r["lang"] for r in records if r["test_f1"] is not None} == {"es", "nl"}
+
+    fake_runs.clear()
+    again = reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
+    assert fake_runs == [] and again == records
+
+
+def test_students_alone_also_train_their_teachers(tmp_path, fake_runs):
+    p = replace(_preset(tmp_path), languages=["es"])
+    reproduce.run_all(p, tmp_path / "out", ["ConCNER"], tmp_path / "tests")
+    assert [(c[1], _arg(c, "--variant") if "--variant" in c else None) for c in fake_runs] == [
+        ("run_concner.py", "concner"),
+        ("run_distill.py", None),
+    ]
+
+
+def test_mean_std():
+    assert reproduce.mean_std([]) == "–" and reproduce.mean_std([None]) == "–"
+    assert reproduce.mean_std([0.5]) == "50.0"
+    assert reproduce.mean_std([0.5, 0.7]) == "60.0 ± 14.1"
+
+
+def _record(system, lang, seed, f1, dev=0.6, run_dir=None, wall=60.0):
+    return {
+        "system": system,
+        "lang": lang,
+        "size": 500,
+        "seed": seed,
+        "test_f1": f1,
+        "dev_f1": dev,
+        "wall_seconds": wall,
+        "run_dir": run_dir or f"{system}/{lang}/{seed}",
+    }
+
+
+def test_table_averages_per_seed_over_complete_language_sets():
+    records = [
+        _record("En", "es", 1, 0.40),
+        _record("En", "nl", 1, 0.20),
+        _record("En", "es", 2, 0.60),
+        _record("En", "nl", 2, 0.40),
+        _record("ConCNER", "es", 1, 0.50),  # nl missing: no average for ConCNER
+        _record("Trans", "es", 1, None),  # nothing scored: no row
+    ]
+    text = reproduce.table(records, ["En", "ConCNER", "Trans"], ["es", "nl"], 500, "T")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()[4:]}
+    assert rows["En"] == ["50.0 ± 14.1", "30.0 ± 14.1", "40.0 ± 14.1"]
+    assert rows["ConCNER"] == ["50.0", "–", "–"]
+    assert "Trans" not in rows
+    dev = reproduce.table(records, ["En"], ["es", "nl"], 500, "D", key="dev_f1")
+    assert "| En | 60.0 ± 0.0 | 60.0 ± 0.0 | 60.0 ± 0.0 |" in dev
+
+
+def test_compute_summary_counts_each_run_once():
+    records = [
+        _record("En", "es", 1, 0.4, run_dir="En/src", wall=120.0),
+        _record("En", "nl", 1, 0.2, run_dir="En/src", wall=120.0),  # one run scored on two test sets
+        _record("ConCNER", "es", 1, 0.5, run_dir="ConCNER/es", wall=60.0),
+        _record("Trans", "es", 1, 0.5, run_dir="Trans/es", wall=None),
+    ]
+    expected = "Compute: 3 runs, 3.0 min of summed wall time (1 runs have no timing)."
+    assert reproduce.compute_summary(records) == expected
+
+
+def test_write_tables_names_missing_test_sets(tmp_path):
+    p = replace(reproduce.PRESETS["cpu"], languages=["de", "es"])
+    path = reproduce.write_tables([_record("En", "es", 1, 0.4), _record("En", "de", 1, None)], p, tmp_path)
+    text = path.read_text()
+    assert "**Table 1 (CoNLL)**" in text and "**Model selection**" in text
+    assert "No test set for de here" in text and text.rstrip().endswith("min of summed wall time.")
