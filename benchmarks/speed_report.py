@@ -8,6 +8,8 @@
 3. student inference vs plain BERT inference (the exported student is a plain BERT token classifier; the ConCNER
    teacher class is timed beside them)
 4. data preparation: reading + tokenising + aligning conll/en/train.txt (14,041 sentences)  (bench_data.py)
+5. test-set evaluation pass (conll/es/test.txt, 1,517 sentences) in dataset order vs longest rows first
+   (`concner.data.sort_for_inference`, what run_concner.py / run_distill.py do)
 """
 
 from __future__ import annotations
@@ -85,6 +87,53 @@ def data_preparation(max_seq_length: int) -> dict:
     return {"sentences": len(dataset), "rows": len(features), "read_s": read, "total_s": total}
 
 
+def evaluation_order(model_name: str, rounds: int, batch_size: int = 64, max_seq_length: int = 128) -> dict:
+    """Wall time of one forward pass over a test set: rows in dataset order vs longest first (interleaved)."""
+    import torch
+    from bench_data import DEFAULT_DATA
+    from bench_teacher_step import resolve_model
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from concner.data import load_ner_dataset, sort_for_inference
+    from concner.data.tokenization import tokenize_and_align
+
+    path = resolve_model(model_name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForTokenClassification.from_pretrained(path, num_labels=9).eval()
+    test = load_ner_dataset(str(DEFAULT_DATA.parent.parent / "es" / "test.txt"))
+    features = tokenize_and_align(test, tokenizer, None, max_seq_length, load_from_cache_file=False)
+    orders = {"dataset": features, "longest_first": sort_for_inference(features)}
+    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in features.column_names]
+    batches = {}
+    for name, rows in orders.items():
+        table = rows[:]  # column -> list, in this order
+        batches[name] = [
+            tokenizer.pad({c: table[c][i : i + batch_size] for c in columns}, return_tensors="pt")
+            for i in range(0, len(rows), batch_size)
+        ]
+
+    def run(name: str) -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for batch in batches[name]:
+                model(**batch)
+        return time.perf_counter() - start
+
+    run("longest_first")  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in orders}
+    for i in range(rounds):
+        for name in list(orders) if i % 2 == 0 else list(orders)[::-1]:
+            times[name].append(run(name))
+    return {
+        "sentences": len(test),
+        "padded_tokens": {n: int(sum(b["input_ids"].numel() for b in bs)) for n, bs in batches.items()},
+        "median_s": {name: statistics.median(t) for name, t in times.items()},
+        "median_ratio_dataset_to_sorted": statistics.median(
+            d / s for d, s in zip(times["dataset"], times["longest_first"])
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="minilm", help="minilm (default), offline:e5-small, or a folder")
@@ -108,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     report["distillation_step"] = bench_distill_step.main(distill_argv)
     report["inference"] = inference_ratio(args.model, 3 * args.rounds, args.warmup, args.pairs, args.max_length)
     report["data_preparation"] = data_preparation(args.max_length)
+    report["evaluation_order"] = evaluation_order(args.model, max(3, args.rounds // 2))
 
     d = report["distillation_step"]["median_ratio_to_plain_wall"]
     print("\n| measurement | ratio / time | target |\n|---|---:|---:|")
@@ -121,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"| data preparation, {prep['sentences']} sentences (read + tokenise + align) | {prep['total_s']:.2f} s"
         " | <= 10 s |"
+    )
+    order = report["evaluation_order"]
+    print(
+        f"| test-set pass ({order['sentences']} sentences), dataset order / longest first"
+        f" | {order['median_ratio_dataset_to_sorted']:.2f} | > 1 |"
     )
     if args.output:
         args.output.write_text(json.dumps(report, indent=2))
