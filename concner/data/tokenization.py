@@ -316,8 +316,8 @@ def sort_for_inference(features: Dataset) -> Dataset:
     """Order feature rows longest first, so that evaluation batches carry little padding.
 
     Scoring stitches predictions back to words through ``example_index``/``word_index``
-    (`concner.metrics.scatter_to_words`), so it does not depend on the order of rows; on CoNLL test sets this
-    ordering makes evaluation about twice as fast as dataset order.
+    (`concner.metrics.scatter_to_words`), so it does not depend on the order of rows. `benchmarks/speed_report.py`
+    times a test-set pass in both orders.
     """
     lengths = np.fromiter((len(row) for row in features["input_ids"]), dtype=np.int64, count=len(features))
     return features.select(np.argsort(-lengths, kind="stable").tolist())
