@@ -162,10 +162,13 @@ def predict_sentences(
     """
     import torch
 
-    from concner.data.tokenization import tokenize_and_align
+    from concner.data.tokenization import sort_for_inference, tokenize_and_align
     from concner.metrics import scatter_to_words
 
-    features = tokenize_and_align(dataset.select_columns(["tokens"]), tokenizer, None, max_seq_length)
+    # Longest rows first keeps padding low; results are written back by example/word index, so order is free.
+    features = sort_for_inference(
+        tokenize_and_align(dataset.select_columns(["tokens"]), tokenizer, None, max_seq_length)
+    )
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     tokens = dataset["tokens"][:]
     ids = dataset["id"][:] if "id" in dataset.column_names else [str(i) for i in range(len(tokens))]
@@ -174,11 +177,8 @@ def predict_sentences(
     scores = [[0.0] * len(words) for words in tokens]
     inputs = [c for c in ("input_ids", "attention_mask", "token_type_ids") if c in features.column_names]
     device = next(model.parameters()).device
-    # Longest rows first keeps padding low; results are written back by example/word index, so order is free.
-    lengths = np.asarray([len(x) for x in features["input_ids"]])
-    order = np.argsort(-lengths, kind="stable")
-    for rows in _batches(len(order), batch_size):
-        batch = features.select(order[rows.start : rows.stop].tolist())
+    for rows in _batches(len(features), batch_size):
+        batch = features.select(rows)
         padded = tokenizer.pad({c: batch[c][:] for c in inputs}, return_tensors="pt")
         with torch.no_grad():
             logits = model(**{k: v.to(device) for k, v in padded.items()}).logits
