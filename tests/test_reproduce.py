@@ -56,8 +56,8 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
     records = reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
     teachers = [c for c in fake_runs if c[1] == "run_concner.py"]
     students = [c for c in fake_runs if c[1] == "run_distill.py"]
-    # En and En+LCL train once for all languages; the five others once per language; two students per language
-    assert len(teachers) == 2 + 5 * 3 and len(students) == 2 * 3
+    # En and En+LCL train once for all languages; the five others once per language; four students per language
+    assert len(teachers) == 2 + 5 * 3 and len(students) == 4 * 3
     source_only = [c for c in teachers if "--translation_file" not in c]
     assert sorted(_arg(c, "--variant") for c in source_only) == ["en", "en_lcl"]
     assert all(_arg(c, "--test_files") == f"es={tmp_path}/tests/es/test.txt" for c in source_only)
@@ -65,12 +65,35 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
     assert all("--do_train" in c and _arg(c, "--cache_teacher_probs") == "true" for c in students)
     kd = {Path(_arg(c, "--output_dir")).parent.name: _arg(c, "--teacher_model_name_or_path") for c in students}
     assert kd["En-KD"].endswith("En/src") and kd["ConCNER"].endswith("En_Trans_LCL_TCL/nl")
+    assert kd["En-KD_teacher-init"] == kd["En-KD"] and kd["ConCNER_teacher-init"] == kd["ConCNER"]
+    # the paper's students start from the encoder, the teacher-init ones from the weights they distil
+    init = {Path(_arg(c, "--output_dir")).parent.name: _arg(c, "--model_name_or_path") for c in students}
+    assert init["En-KD"] == init["ConCNER"] == p.model
+    assert init["En-KD_teacher-init"] == kd["En-KD"] and init["ConCNER_teacher-init"] == kd["ConCNER"]
     # de has no test set: its runs train but give no test F1
     assert {r["lang"] for r in records if r["test_f1"] is not None} == {"es", "nl"}
 
     fake_runs.clear()
     again = reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
     assert fake_runs == [] and again == records
+
+
+def test_tables_read_every_finished_run_whichever_invocation_trained_it(tmp_path, fake_runs):
+    p = replace(_preset(tmp_path), languages=["es"])
+    reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
+    reproduce.run_all(replace(p, seeds=[2, 10]), tmp_path / "out", ["En", "ConCNER"], tmp_path / "tests")
+    records = reproduce.finished_records(p, tmp_path / "out")
+    seeds = {s: sorted(r["seed"] for r in records if r["system"] == s) for s in reproduce.SYSTEMS}
+    assert seeds["En"] == seeds["ConCNER"] == seeds["En+Trans+LCL+TCL"] == [1, 2, 10]
+    assert seeds["Trans"] == seeds["En-KD"] == [1]
+    assert {r["role"] for r in records if r["system"] == "ConCNER:teacher-init"} == {"student"}
+    # a language outside the preset is not read, even where its runs exist
+    nl = reproduce.finished_records(replace(p, languages=["nl"]), tmp_path / "out")
+    assert {r["lang"] for r in nl} == {"nl"} and {r["system"] for r in nl} == {"En", "En+LCL"}
+    assert reproduce.table(records, ["En", "Trans"], ["es"], 500, "T").splitlines()[4:] == [
+        "| En | 20.0 ± 0.0 | 20.0 ± 0.0 | 3 |",
+        "| Trans | 20.0 | 20.0 | 1 |",
+    ]
 
 
 def test_students_alone_also_train_their_teachers(tmp_path, fake_runs):
@@ -112,11 +135,11 @@ def test_table_averages_per_seed_over_complete_language_sets():
     ]
     text = reproduce.table(records, ["En", "ConCNER", "Trans"], ["es", "nl"], 500, "T")
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()[4:]}
-    assert rows["En"] == ["50.0 ± 14.1", "30.0 ± 14.1", "40.0 ± 14.1"]
-    assert rows["ConCNER"] == ["50.0", "–", "–"]
+    assert rows["En"] == ["50.0 ± 14.1", "30.0 ± 14.1", "40.0 ± 14.1", "2"]
+    assert rows["ConCNER"] == ["50.0", "–", "–", "1"]
     assert "Trans" not in rows
     dev = reproduce.table(records, ["En"], ["es", "nl"], 500, "D", key="dev_f1")
-    assert "| En | 60.0 ± 0.0 | 60.0 ± 0.0 | 60.0 ± 0.0 |" in dev
+    assert "| En | 60.0 ± 0.0 | 60.0 ± 0.0 | 60.0 ± 0.0 | 2 |" in dev
 
 
 def test_compute_summary_counts_each_run_once():
