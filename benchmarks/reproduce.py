@@ -8,8 +8,8 @@ Each run is a `run_concner.py` / `run_distill.py` subprocess writing into
 `<output_dir>/runs/<size>/<seed>/<system>/<lang>`; a run whose `all_results.json` exists is skipped on
 restart. The script then writes `results.json` (every finished run under the output folder, whichever
 invocation trained it: `--seeds 2 3 --systems En ConCNER` adds seeds to those rows only), `tables.md` (the
-layout of the paper's Tables 1, 3, 4 and 5, mean ± std over seeds), `f1_by_system.png`, a token t-SNE of the En and ConCNER
-teachers (`tsne.png`) and their cross-lingual sentence-retrieval accuracy on D_SRC ↔ D_TGT.
+layout of the paper's Tables 1, 3, 4 and 5, mean ± std over seeds), `f1_by_system.png`, a token t-SNE of
+the En and ConCNER teachers (`tsne.png`) and their cross-lingual sentence-retrieval accuracy on D_SRC ↔ D_TGT.
 Model selection only ever uses the SOURCE dev set; target test sets are read for scoring only.
 """
 
