@@ -5,7 +5,7 @@
     python benchmarks/reproduce.py --preset paper            # mBERT, 500/1000/2000 × 5 seeds (GPU)
 
 Each run is a `run_concner.py` / `run_distill.py` subprocess writing into
-`<output_dir>/runs/<size>/<seed>/<system>/<lang>`; a run whose `all_results.json` exists is skipped on
+`<output_dir>/runs/<size>/<seed>/<system>/<lang>`; a run whose process exited cleanly is skipped on
 restart. The script then writes `results.json` (every finished run under the output folder, whichever
 invocation trained it: `--seeds 2 3 --systems En ConCNER` adds seeds to those rows only), `tables.md` (the
 layout of the paper's Tables 1, 3, 4 and 5, mean ± std over seeds), `f1_by_system.png`, a token t-SNE of
@@ -326,6 +326,16 @@ def run_dir(out: Path, size: int, seed: int, system: str, lang: str | None) -> P
     return out / "runs" / str(size) / str(seed) / system.replace("+", "_").replace(":", "_") / (lang or "src")
 
 
+def finished(d: Path) -> bool:
+    """A run is finished once its process exited cleanly: `all_results.json` alone appears after training, before
+    the test sets are scored, so a run killed in between would otherwise be skipped on restart without its scores."""
+    return (d / "wall_seconds.txt").exists() and (d / "all_results.json").exists()
+
+
+def mark_finished(d: Path, seconds: float) -> None:
+    (d / "wall_seconds.txt").write_text(f"{seconds:.1f}\n")
+
+
 def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> list[dict]:
     model = ensure_smoke_model(out) if p.model == "smoke:tiny" else p.model
     if model.startswith("offline:"):
@@ -341,10 +351,10 @@ def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> 
                 langs = [None] if system in SOURCE_ONLY else p.languages
                 for lang in langs:
                     d = run_dir(out, size, seed, system, lang)
-                    if not (d / "all_results.json").exists():
+                    if not finished(d):
                         start = time.time()
                         run(teacher_cmd(p, model, system, lang, size, seed, d, paths), d.with_suffix(".log"))
-                        (d / "wall_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
+                        mark_finished(d, time.time() - start)
                     records += collect(d, system, lang, size, seed, p.languages, role="teacher")
             for system in [s for s in STUDENTS if s in systems]:
                 student = STUDENTS[system]
@@ -352,10 +362,10 @@ def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> 
                 for lang in p.languages:
                     teacher = run_dir(out, size, seed, teacher_system, None if teacher_system in SOURCE_ONLY else lang)
                     d = run_dir(out, size, seed, system, lang)
-                    if not (d / "all_results.json").exists():
+                    if not finished(d):
                         start = time.time()
                         run(student_cmd(p, model, teacher, lang, seed, d, paths, student.init), d.with_suffix(".log"))
-                        (d / "wall_seconds.txt").write_text(f"{time.time() - start:.1f}\n")
+                        mark_finished(d, time.time() - start)
                     records += collect(d, system, lang, size, seed, [lang], role="student")
     return records
 
@@ -373,7 +383,7 @@ def finished_records(p: Preset, out: Path) -> list[dict]:
                 role = "student" if system in STUDENTS else "teacher"
                 for lang in [None] if system in SOURCE_ONLY else p.languages:
                     d = run_dir(out, size, seed, system, lang)
-                    if (d / "all_results.json").exists():
+                    if finished(d):
                         records += collect(d, system, lang, size, seed, p.languages, role)
     return records
 

@@ -159,3 +159,14 @@ def test_write_tables_names_missing_test_sets(tmp_path):
     text = path.read_text()
     assert "**Table 1 (CoNLL)**" in text and "**Model selection**" in text
     assert "No test set for de here" in text and text.rstrip().endswith("min of summed wall time.")
+
+
+def test_a_run_killed_after_training_is_rerun(tmp_path, fake_runs):
+    p = replace(_preset(tmp_path), languages=["es"])
+    reproduce.run_all(p, tmp_path / "out", ["En"], tmp_path / "tests")
+    d = reproduce.run_dir(tmp_path / "out", 500, 1, "En", None)
+    (d / "wall_seconds.txt").unlink()  # all_results.json is there, as after training, but the process never ended
+    fake_runs.clear()
+    reproduce.run_all(p, tmp_path / "out", ["En"], tmp_path / "tests")
+    assert len(fake_runs) == 1 and reproduce.finished(d)
+    assert reproduce.finished_records(p, tmp_path / "out")[0]["wall_seconds"] is not None
