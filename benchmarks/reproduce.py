@@ -500,6 +500,19 @@ def write_tables(records: list[dict], p: Preset, out: Path) -> Path:
     return path
 
 
+def f1_bars(records: list[dict], systems: list[str], langs: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """Mean and std of test F1 (in points) per system and language; a score of 0 counts, a missing one does not."""
+    bars = {}
+    for system in systems:
+        bars[system] = []
+        for lang in langs:
+            rows = [r for r in records if r["system"] == system and r["lang"] == lang]
+            vals = [100 * r["test_f1"] for r in rows if r["test_f1"] is not None]
+            mean = statistics.mean(vals) if vals else 0.0
+            bars[system].append((mean, statistics.stdev(vals) if len(vals) > 1 else 0.0))
+    return bars
+
+
 def plot_f1(records: list[dict], out: Path) -> Path:
     import matplotlib
 
@@ -508,17 +521,17 @@ def plot_f1(records: list[dict], out: Path) -> Path:
 
     langs = sorted({r["lang"] for r in records if r["test_f1"] is not None})
     systems = [s for s in SYSTEMS if any(r["system"] == s and r["test_f1"] is not None for r in records)]
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(systems) * len(langs) / 2), 4))
+    bars = f1_bars(records, systems, langs)
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(systems) * len(langs) / 2), 4.5))
     width = 0.8 / max(1, len(systems))
+    colours = plt.get_cmap("tab20").colors
     for i, system in enumerate(systems):
-        means = []
-        for lang in langs:
-            vals = [r["test_f1"] for r in records if r["system"] == system and r["lang"] == lang and r["test_f1"]]
-            means.append(100 * statistics.mean(vals) if vals else 0.0)
-        ax.bar([j + i * width for j in range(len(langs))], means, width, label=system)
+        means, stds = zip(*bars[system]) if bars[system] else ((), ())
+        xs = [j + i * width for j in range(len(langs))]
+        ax.bar(xs, means, width, yerr=stds, capsize=2, label=system, color=colours[i % len(colours)])
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(langs))], langs)
-    ax.set_ylabel("entity F1 (test)")
-    ax.legend(fontsize=7, ncol=3)
+    ax.set_ylabel("entity F1 (test), mean ± std over seeds")
+    ax.legend(fontsize=7, ncol=min(6, len(systems)), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
     path = out / "f1_by_system.png"
     fig.savefig(path, dpi=120)

@@ -170,3 +170,15 @@ def test_a_run_killed_after_training_is_rerun(tmp_path, fake_runs):
     reproduce.run_all(p, tmp_path / "out", ["En"], tmp_path / "tests")
     assert len(fake_runs) == 1 and reproduce.finished(d)
     assert reproduce.finished_records(p, tmp_path / "out")[0]["wall_seconds"] is not None
+
+
+def test_f1_bars_count_a_zero_score_and_skip_a_missing_one():
+    records = [
+        _record("En", "nl", 1, 0.30),
+        _record("En", "nl", 2, 0.0),  # a run that predicted no entity still counts
+        _record("En", "nl", 3, None),  # no test set: not a score
+        _record("En", "es", 1, None),
+    ]
+    bars = reproduce.f1_bars(records, ["En"], ["es", "nl"])
+    assert bars["En"][0] == (0.0, 0.0)
+    assert bars["En"][1][0] == pytest.approx(15.0) and bars["En"][1][1] == pytest.approx(21.2132, abs=1e-3)
