@@ -336,7 +336,8 @@ def mark_finished(d: Path, seconds: float) -> None:
     (d / "wall_seconds.txt").write_text(f"{seconds:.1f}\n")
 
 
-def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> list[dict]:
+def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> None:
+    """Train every run the systems need that is not finished yet; `finished_records` reads the results."""
     model = ensure_smoke_model(out) if p.model == "smoke:tiny" else p.model
     if model.startswith("offline:"):
         from concner.encoders import resolve_model_name_or_path
@@ -344,7 +345,6 @@ def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> 
         model = resolve_model_name_or_path(model)
     paths = {lang: data_paths(p.benchmark, lang, test_dir) for lang in p.languages}
     needed = set(systems) | {STUDENTS[s].teacher for s in systems if s in STUDENTS}
-    records = []
     for size in p.sizes:
         for seed in p.seeds:
             for system in [s for s in TEACHERS if s in needed]:
@@ -355,7 +355,6 @@ def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> 
                         start = time.time()
                         run(teacher_cmd(p, model, system, lang, size, seed, d, paths), d.with_suffix(".log"))
                         mark_finished(d, time.time() - start)
-                    records += collect(d, system, lang, size, seed, p.languages, role="teacher")
             for system in [s for s in STUDENTS if s in systems]:
                 student = STUDENTS[system]
                 teacher_system = student.teacher
@@ -366,8 +365,6 @@ def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> 
                         start = time.time()
                         run(student_cmd(p, model, teacher, lang, seed, d, paths, student.init), d.with_suffix(".log"))
                         mark_finished(d, time.time() - start)
-                    records += collect(d, system, lang, size, seed, [lang], role="student")
-    return records
 
 
 def finished_records(p: Preset, out: Path) -> list[dict]:
@@ -468,8 +465,16 @@ def write_tables(records: list[dict], p: Preset, out: Path) -> Path:
     parts = []
     for size in p.sizes:
         name = "Table 1 (CoNLL)" if p.benchmark == "conll" else "Table 3 (WikiAnn)"
-        main_rows = ["En", "En+Trans", "En-KD", "En+Trans+LCL+TCL", "ConCNER", "En-KD:teacher-init"]
-        parts.append(table(records, [*main_rows, "ConCNER:teacher-init"], langs, size, name))
+        main_rows = [
+            "En",
+            "En+Trans",
+            "En-KD",
+            "En+Trans+LCL+TCL",
+            "ConCNER",
+            "En-KD:teacher-init",
+            "ConCNER:teacher-init",
+        ]
+        parts.append(table(records, main_rows, langs, size, name))
         parts.append(table(records, list(TEACHERS), langs, size, "Table 4 (teacher ablation)"))
         parts.append(
             table(
@@ -526,7 +531,7 @@ def plot_f1(records: list[dict], out: Path) -> Path:
     width = 0.8 / max(1, len(systems))
     colours = plt.get_cmap("tab20").colors
     for i, system in enumerate(systems):
-        means, stds = zip(*bars[system]) if bars[system] else ((), ())
+        means, stds = zip(*bars[system])  # one bar per language; systems here have at least one score
         xs = [j + i * width for j in range(len(langs))]
         ax.bar(xs, means, width, yerr=stds, capsize=2, label=system, color=colours[i % len(colours)])
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(langs))], langs)
