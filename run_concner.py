@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from concner.config_file import CONFIG_SUFFIXES, load_config_file
+from concner.process_group import destroy_process_group
 
 TRAIN_ON = ("source", "translation", "both")
 LCL_POSITIVE = ("label", "entity_type")
@@ -666,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, DataError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    finally:
+        destroy_process_group()
     return 0
 
 

@@ -46,6 +46,7 @@ from concner.config_file import CONFIG_SUFFIXES, load_config_file
 from concner.data import DataError, load_ner_dataset, load_text_dataset, sort_for_inference, tokenize_and_align
 from concner.encoders import resolve_model_name_or_path
 from concner.metrics import argmax_logits, build_compute_metrics, flatten_scores, ner_scores, word_level_predictions
+from concner.process_group import destroy_process_group
 from trainers.distillation_collator import DataCollatorForDistillation
 from trainers.distillation_trainer import (
     DistillationArguments,
@@ -420,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    finally:
+        destroy_process_group()
     return 0
 
 
