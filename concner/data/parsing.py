@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,15 +17,37 @@ from .errors import DataError
 __all__ = [
     "ParsedFile",
     "decode_utf8",
+    "detect_text_format",
     "looks_like_conll",
     "parse_conll",
     "parse_json",
     "parse_jsonl",
     "parse_plain_text",
     "read_text",
+    "split_lines",
+    "tag_values_error",
+    "tokens_error",
 ]
 
 DOCSTART = "-DOCSTART-"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Split text into lines at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac), like ``str.split("\\n")``.
+
+    Other characters `str.splitlines` breaks at (form feed, ``\\x85``, ``\\u2028``, ...) stay inside a line, so
+    line numbers match what editors and ``wc -l`` show.
+
+    Args:
+        text: The text.
+    """
+    return _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
+
+
+def _unix_line_ends(text: str) -> str:
+    """``text`` with ``\\r\\n`` and lone ``\\r`` line ends replaced by ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 @dataclass
@@ -60,12 +83,16 @@ def decode_utf8(data: bytes, path: str) -> str:
     Args:
         data: The file's bytes.
         path: The file, for the error message.
+
+    Raises:
+        DataError: On invalid UTF-8 (its line counts ``\\n``, ``\\r\\n`` and ``\\r`` line breaks).
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        before = data[: exc.start]
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+        column = exc.start - (max(before.rfind(b"\n"), before.rfind(b"\r")) + 1) + 1
         raise DataError(
             f"not valid UTF-8: byte 0x{data[exc.start]:02x} at column {column} (convert the file to UTF-8)", path, line
         ) from None
@@ -73,13 +100,24 @@ def decode_utf8(data: bytes, path: str) -> str:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """Read a whole file as UTF-8 text (see `decode_utf8`).
+    """Read a whole file as UTF-8 text (see `decode_utf8`), with ``\\r\\n`` and lone ``\\r`` line ends as ``\\n``.
 
     Args:
         path: The file.
+
+    Raises:
+        DataError: If the file cannot be opened or read (a directory, no permission, ...) or is not UTF-8.
     """
-    with open(path, "rb") as handle:
-        return decode_utf8(handle.read(), os.fspath(path))
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except IsADirectoryError:
+        raise DataError("is a directory, not a file", name) from None
+    except OSError as exc:
+        detail = exc.strerror or " ".join(str(exc).split()) or "unknown error"
+        raise DataError(f"cannot read the file ({type(exc).__name__}: {detail})", name) from None
+    return _unix_line_ends(decode_utf8(data, name))
 
 
 def _empty_error(path: str) -> DataError:
@@ -108,7 +146,7 @@ def parse_conll(text: str, path: str, *, tag_column: int | None = -1) -> ParsedF
     sentence_tags: list[str] = []
     n_columns = 0
     labelled = tag_column is not None
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(split_lines(text), 1):
         fields = line.split()
         if not fields or fields[0] == DOCSTART:
             if sentence_tokens:
@@ -152,7 +190,7 @@ def looks_like_conll(text: str, probe_lines: int = 5) -> bool:
     from .labels import is_valid_tag
 
     n_columns, seen = None, 0
-    for line in text.split("\n"):
+    for line in split_lines(text):
         fields = line.split()
         if not fields or fields[0] == DOCSTART:
             continue
@@ -164,6 +202,52 @@ def looks_like_conll(text: str, probe_lines: int = 5) -> bool:
     return seen > 0
 
 
+def detect_text_format(text: str, path: str) -> str:
+    """Tell one-column CoNLL blocks from plain text in unlabelled text: ``"conll"`` or ``"text"``.
+
+    CoNLL-style when `looks_like_conll`, or when every non-blank line is a single token and blank lines (or
+    ``-DOCSTART-`` lines) split the file into several blocks, one of them longer than a line. Plain text when a
+    line holds several tokens, or when every line is a lone token on its own (both readings then agree).
+
+    Args:
+        text: The file's text.
+        path: The file, for the error message.
+
+    Raises:
+        DataError: When it cannot be told: every line is a single token and no blank line separates them (one
+            sentence per line, or one sentence of one token per line).
+    """
+    if looks_like_conll(text):
+        return "conll"
+    blocks: list[int] = []
+    size, separated, first = 0, False, None
+    for number, line in enumerate(split_lines(text), 1):
+        fields = line.split()
+        if not fields or fields[0] == DOCSTART:
+            separated = separated or bool(fields)
+            if size:
+                blocks.append(size)
+                size = 0
+            continue
+        if len(fields) != 1:
+            return "text"
+        first = first or number
+        size += 1
+    if size:
+        blocks.append(size)
+    if separated or (len(blocks) > 1 and max(blocks) > 1):
+        return "conll"
+    if not blocks or max(blocks) == 1:
+        return "text"
+    raise DataError(
+        f"cannot tell the text format: all {blocks[0]} lines hold a single token and no blank line separates "
+        "sentences; set text_format to 'text' (one sentence per line) or 'conll' (one token per line, blank line "
+        "between sentences), e.g. --text_format text",
+        path,
+        first,
+    )
+
+
 def parse_plain_text(text: str, path: str) -> ParsedFile:
     """Parse plain text: one sentence per line, tokens separated by whitespace, blank lines skipped.
 
@@ -172,7 +256,7 @@ def parse_plain_text(text: str, path: str) -> ParsedFile:
         path: The file, for error messages.
     """
     tokens, starts = [], []
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(split_lines(text), 1):
         words = line.split()
         if words:
             tokens.append(words)
@@ -180,6 +264,54 @@ def parse_plain_text(text: str, path: str) -> ParsedFile:
     if not tokens:
         raise _empty_error(path)
     return ParsedFile(path, tokens, None, None, starts)
+
+
+def _describe(value: Any) -> str:
+    """A value's JSON-ish type and a short repr, for error messages: ``int 7``, ``float 0.0``, ``NoneType None``."""
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _is_int_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def tokens_error(words: Any, *, allow_empty: bool = False) -> str | None:
+    """What is wrong with one sentence's ``tokens`` value (a list of strings), or ``None`` when it is fine.
+
+    Args:
+        words: The value of the ``tokens`` field of one record or row.
+        allow_empty: Whether empty-string tokens are accepted.
+    """
+    if not isinstance(words, list):
+        return f"field 'tokens' must be a list of strings, got {_describe(words)}"
+    for position, word in enumerate(words):
+        if not isinstance(word, str):
+            return f"field 'tokens' must hold strings, got {_describe(word)} at position {position}"
+        if not word and not allow_empty:
+            return f"field 'tokens' must hold non-empty strings, got '' at position {position}"
+    return None
+
+
+def tag_values_error(tags: Any) -> str | None:
+    """What is wrong with one sentence's ``ner_tags`` value, or ``None`` when it is all strings or all integer ids.
+
+    Args:
+        tags: The value of the ``ner_tags`` field of one record or row.
+    """
+    if not isinstance(tags, list):
+        return f"field 'ner_tags' must be a list of tag strings or integer ids, got {_describe(tags)}"
+    if all(isinstance(t, str) for t in tags) or all(_is_int_id(t) for t in tags):
+        return None
+    for position, tag in enumerate(tags):
+        if not isinstance(tag, str) and not _is_int_id(tag):
+            expected = "tag strings or integer ids"
+            return f"field 'ner_tags' must hold {expected}, got {_describe(tag)} at position {position}"
+    position = next(i for i, t in enumerate(tags) if isinstance(t, str) != isinstance(tags[0], str))
+    return (
+        f"field 'ner_tags' mixes tag strings and integer ids ({_describe(tags[0])} at position 0, "
+        f"{_describe(tags[position])} at position {position})"
+    )
 
 
 def _label_list_from(obj: dict[str, Any]) -> list[str] | None:
@@ -208,9 +340,12 @@ def _records_to_parsed(
         file, line, row = parsed.location(index)
         if not isinstance(record, dict):
             raise DataError(f"{row}expected a JSON object, got {type(record).__name__}", file, line)
-        words = record.get("tokens")
-        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
-            raise DataError(f"{row}'tokens' must be a list of non-empty strings", file, line)
+        if "tokens" not in record:
+            raise DataError(f"{row}no field 'tokens'", file, line)
+        words = record["tokens"]
+        problem = tokens_error(words)
+        if problem:
+            raise DataError(f"{row}{problem}", file, line)
         if has_ids is None:
             has_ids, has_tags = "id" in record, "ner_tags" in record
         if ("id" in record) != has_ids:
@@ -224,11 +359,12 @@ def _records_to_parsed(
             parsed.ids.append(str(record["id"]))
         if has_tags:
             tags = record["ner_tags"]
-            if not isinstance(tags, list):
-                raise DataError(f"{row}'ner_tags' must be a list", file, line)
+            problem = tag_values_error(tags)
+            if problem:
+                raise DataError(f"{row}{problem}", file, line)
             if len(tags) != len(words):
                 raise DataError(f"{row}{len(words)} tokens but {len(tags)} ner_tags", file, line)
-            if tags and all(isinstance(t, int) and not isinstance(t, bool) for t in tags):
+            if tags and _is_int_id(tags[0]):
                 if label_list is None:
                     raise DataError(f"{row}ner_tags are integer ids but no label list was given or found", file, line)
                 bad = [t for t in tags if not 0 <= t < len(label_list)]
@@ -236,8 +372,6 @@ def _records_to_parsed(
                     message = f"tag id {bad[0]} is outside the label list (0..{len(label_list) - 1})"
                     raise DataError(f"{row}{message}", file, line)
                 tags = [label_list[t] for t in tags]
-            elif not all(isinstance(t, str) for t in tags):
-                raise DataError(f"{row}'ner_tags' must be all strings or all integer ids", file, line)
             parsed.tags.append(tags)
             for tag in tags:
                 if tag not in parsed.tag_lines:
@@ -267,7 +401,7 @@ def parse_jsonl(text: str, path: str, *, label_list: list[str] | None = None, re
     """
     records, lines = [], []
     file_labels = None
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(split_lines(text), 1):
         if not line.strip():
             continue
         try:
@@ -312,6 +446,7 @@ def parse_json(text: str, path: str, *, label_list: list[str] | None = None, req
         label_list: Names for integer ``ner_tags`` (takes precedence over one in the file).
         require_tags: Whether records must carry ``ner_tags``.
     """
+    text = _unix_line_ends(text)  # json counts lines at "\n" only
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -17,12 +17,14 @@ from .errors import DataError
 from .labels import SCHEMES, detect_scheme, is_valid_tag, scheme_prefixes, to_iob2
 from .parsing import (
     ParsedFile,
-    looks_like_conll,
+    detect_text_format,
     parse_conll,
     parse_json,
     parse_jsonl,
     parse_plain_text,
     read_text,
+    tag_values_error,
+    tokens_error,
 )
 from .provenance import get_provenance, make_info
 
@@ -37,6 +39,30 @@ _PATH_SUFFIXES = {".txt", ".conll", ".conllu", ".tsv", ".iob", ".iob2", ".bio", 
 def _looks_like_path(spec: str) -> bool:
     """Whether a missing ``spec`` was meant as a local path rather than a Hub dataset name."""
     return spec.startswith(("/", "./", "../", "~", ".\\")) or Path(spec).suffix.lower() in _PATH_SUFFIXES
+
+
+def _path_kind(path: Path, name: str) -> str:
+    """``"dir"``, ``"file"`` or ``"missing"``; anything else that exists (a FIFO, a device) is a `DataError`."""
+    try:
+        if path.is_dir():
+            return "dir"
+        if path.is_file():
+            return "file"
+        exists = path.exists()
+    except OSError as exc:  # e.g. PermissionError on a folder above it
+        detail = exc.strerror or " ".join(str(exc).split())
+        raise DataError(f"cannot access the path ({type(exc).__name__}: {detail})", name) from None
+    if exists:
+        raise DataError("not a regular file or a directory", name)
+    return "missing"
+
+
+def _load_from_disk(path: Path, name: str) -> Dataset | DatasetDict:
+    try:
+        return datasets.load_from_disk(os.fspath(path))
+    except Exception as exc:
+        detail = " ".join(str(exc).split())
+        raise DataError(f"is a directory but not a dataset saved with save_to_disk ({detail})", name) from None
 
 
 def _check_tags(parsed: ParsedFile, scheme: str) -> str:
@@ -111,13 +137,25 @@ def _parsed_from_arrow(
     columns = dataset.column_names
     if "tokens" not in columns:
         raise DataError(f"no 'tokens' column (columns: {', '.join(columns)})", name)
-    parsed = ParsedFile(name, [list(t) for t in dataset["tokens"][:]])
+    inner = getattr(dataset.features["tokens"], "feature", None)
+    string_typed = isinstance(inner, Value) and inner.dtype in ("string", "large_string")
+    tokens = dataset["tokens"][:]
+    for row, words in enumerate(tokens):
+        if string_typed and isinstance(words, list) and None not in words:
+            continue  # the common case, checked without a Python loop over the words
+        problem = tokens_error(words, allow_empty=True)
+        if problem:
+            raise DataError(f"row {row}: {problem}", name)
+    parsed = ParsedFile(name, [list(t) for t in tokens])
     if "id" in columns:
         parsed.ids = [str(i) for i in dataset["id"][:]]
     if "ner_tags" in columns:
         names = _tag_names(dataset.features["ner_tags"]) or (list(label_list) if label_list else None)
         tags: list[list[str]] = []
         for row, (words, sentence) in enumerate(zip(parsed.tokens, dataset["ner_tags"][:])):
+            problem = tag_values_error(sentence)
+            if problem:
+                raise DataError(f"row {row}: {problem}", name)
             if len(sentence) != len(words):
                 raise DataError(f"row {row}: {len(words)} tokens but {len(sentence)} ner_tags", name)
             if sentence and not isinstance(sentence[0], str):
@@ -162,6 +200,8 @@ def _parse_file(
 ) -> ParsedFile:
     """Parse a local file by its extension; any other extension is CoNLL-style text (or plain text)."""
     name = os.fspath(path)
+    if text_format not in ("auto", "text", "conll"):
+        raise ValueError(f"unknown text format {text_format!r}; expected 'auto', 'text' or 'conll'")
     suffix = path.suffix.lower()
     labels = list(label_list) if label_list else None
     if suffix == ".parquet":
@@ -179,10 +219,10 @@ def _parse_file(
         return parse_json(text, name, label_list=labels, require_tags=labelled)
     if labelled:
         return parse_conll(text, name, tag_column=tag_column)
-    if text_format == "conll" or (text_format == "auto" and looks_like_conll(text)):
+    if text_format == "auto":
+        text_format = detect_text_format(text, name)
+    if text_format == "conll":
         return parse_conll(text, name, tag_column=None)
-    if text_format not in ("auto", "text", "conll"):
-        raise ValueError(f"unknown text format {text_format!r}; expected 'auto', 'text' or 'conll'")
     return parse_plain_text(text, name)
 
 
@@ -201,7 +241,8 @@ def load_ner_dataset(
     ``split``); a ``.json``/``.jsonl`` file (records with ``tokens`` and ``ner_tags`` as strings, or as
     integer ids named by ``label_list`` or by a ``label_list``/``features`` entry in the file; optional
     ``id``); a ``.parquet`` file; any other existing file, read as CoNLL-style text (token in the first
-    column, tag in ``tag_column``, blank line between sentences, ``-DOCSTART-`` skipped); otherwise a Hub
+    column, tag in ``tag_column``, blank line between sentences, ``-DOCSTART-`` skipped; ``\\n``, ``\\r\\n``
+    or ``\\r`` line ends); otherwise a Hub
     dataset loaded with ``datasets.load_dataset(spec, config_name, split=split)`` (e.g.
     ``unimelb-nlp/wikiann`` with config ``"zh"``, ``eriktks/conll2003``, ``google/xtreme`` with
     ``"PAN-X.de"``), whose ``ClassLabel`` ids are mapped to their names. Other columns are dropped.
@@ -220,19 +261,17 @@ def load_ner_dataset(
 
     Raises:
         DataError: On malformed input (wrong column count, invalid tag, empty file, invalid UTF-8,
-            duplicate ids, tokens/tags length mismatch, unreadable or unknown dataset).
+            duplicate ids, tokens/tags length mismatch, non-string tokens, tags that are neither strings nor
+            integer ids, a file that cannot be read, unreadable or unknown dataset).
     """
     if scheme != "auto" and scheme not in SCHEMES:
         raise ValueError(f"unknown tagging scheme {scheme!r}; expected 'auto' or one of {', '.join(SCHEMES)}")
     path = Path(os.path.expanduser(os.fspath(spec)))
     name = os.fspath(spec)
-    if path.is_dir():
-        try:
-            loaded = datasets.load_from_disk(os.fspath(path))
-        except Exception as exc:
-            raise DataError(f"not a dataset saved with save_to_disk: {' '.join(str(exc).split())}", name) from None
-        parsed = _parsed_from_arrow(_pick_split(loaded, split, name), name, label_list, True)
-    elif path.is_file():
+    kind = _path_kind(path, name)
+    if kind == "dir":
+        parsed = _parsed_from_arrow(_pick_split(_load_from_disk(path, name), split, name), name, label_list, True)
+    elif kind == "file":
         parsed = _parse_file(path, tag_column=tag_column, label_list=label_list, labelled=True)
     elif _looks_like_path(name):
         raise DataError("no such file or directory", name)
@@ -246,29 +285,33 @@ def load_text_dataset(spec: str | os.PathLike, *, text_format: str = "auto") -> 
 
     Accepts plain text (one sentence per line, whitespace-separated tokens, blank lines skipped) or any
     input `load_ner_dataset` reads (its labels are dropped; ``ner_tags`` are optional in JSON/Arrow).
-    A text file is read as CoNLL when its first lines have the same 2+ columns ending in a tag.
+    Line ends may be ``\\n``, ``\\r\\n`` or ``\\r``. With ``text_format="auto"`` a text file is read as CoNLL
+    when its first lines have the same 2+ columns ending in a tag, or when it is one token per line in
+    blank-line-separated blocks (see `concner.data.parsing.detect_text_format`).
 
     Args:
         spec: Path (file or ``save_to_disk`` directory, whose ``train`` split is used if it is a
             ``DatasetDict``) or Hub dataset name (its ``train`` split).
         text_format: For text files: ``"auto"``, ``"text"`` (one sentence per line) or ``"conll"``
-            (one token per line, first column; use this for 1-column token files).
+            (one token per line, first column, blank line between sentences).
 
     Returns:
         A dataset with columns ``id`` and ``tokens``.
 
     Raises:
-        DataError: On malformed input (empty file, invalid UTF-8, duplicate ids, ...).
+        DataError: On malformed input (empty file, invalid UTF-8, duplicate ids, non-string tokens, a file
+            that cannot be read, one token per line with no blank line so that ``"auto"`` cannot tell
+            sentences apart, ...).
+        ValueError: On an unknown ``text_format``.
     """
     path = Path(os.path.expanduser(os.fspath(spec)))
     name = os.fspath(spec)
-    if path.is_dir():
-        try:
-            loaded = datasets.load_from_disk(os.fspath(path))
-        except Exception as exc:
-            raise DataError(f"not a dataset saved with save_to_disk: {' '.join(str(exc).split())}", name) from None
-        parsed = _parsed_from_arrow(_pick_split(loaded, "train", name), name, None, False)
-    elif path.is_file():
+    if text_format not in ("auto", "text", "conll"):
+        raise ValueError(f"unknown text format {text_format!r}; expected 'auto', 'text' or 'conll'")
+    kind = _path_kind(path, name)
+    if kind == "dir":
+        parsed = _parsed_from_arrow(_pick_split(_load_from_disk(path, name), "train", name), name, None, False)
+    elif kind == "file":
         parsed = _parse_file(path, tag_column=-1, label_list=None, labelled=False, text_format=text_format)
     elif _looks_like_path(name):
         raise DataError("no such file or directory", name)

@@ -237,7 +237,8 @@ def test_text_dataset_one_column_conll(tmp_path):
     path = tmp_path / "tokens.txt"
     path.write_text("Hello\nworld\n\nBye\n")
     assert load_text_dataset(str(path), text_format="conll")["tokens"][:] == [["Hello", "world"], ["Bye"]]
-    assert load_text_dataset(str(path))["tokens"][:] == [["Hello"], ["world"], ["Bye"]]
+    assert load_text_dataset(str(path))["tokens"][:] == [["Hello", "world"], ["Bye"]]  # auto: blank-line blocks
+    assert load_text_dataset(str(path), text_format="text")["tokens"][:] == [["Hello"], ["world"], ["Bye"]]
 
 
 def test_text_dataset_jsonl_without_tags(tmp_path):
