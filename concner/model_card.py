@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import Enum
@@ -35,6 +34,7 @@ from huggingface_hub.utils import yaml_dump
 from transformers import TrainerCallback, TrainingArguments
 
 import concner
+from concner.io_utils import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -621,15 +621,8 @@ def render_model_card(card_data: ConCNERModelCardData) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write the card through a temporary file renamed over `path`, with the umask's permissions."""
+    atomic_write_text(path, text)
 
 
 def find_card_data(trainer: Any) -> ConCNERModelCardData | None:

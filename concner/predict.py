@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,9 +25,12 @@ from typing import Any
 import numpy as np
 
 from concner.data.errors import DataError
+from concner.io_utils import OutputPathError, atomic_write, check_output_file
 
 INPUT_FORMATS = ("auto", "conll", "jsonl", "text")
 OUTPUT_FORMATS = ("auto", "conll", "jsonl")
+# A Hub model id (`name` or `namespace/name`); anything else is taken as a local folder.
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
 class UsageError(Exception):
@@ -129,7 +133,7 @@ def load_model(model_name_or_path: str, device: str | None = None) -> tuple[Any,
 
     import modeling_concner  # noqa: F401  (registers the `concner` model type, so teachers load without remote code)
 
-    local = model_name_or_path.startswith((".", "/", "~")) or model_name_or_path.count("/") > 1
+    local = model_name_or_path.startswith((".", "/", "~")) or not _HUB_ID.fullmatch(model_name_or_path)
     if local and not os.path.isdir(os.path.expanduser(model_name_or_path)):
         raise UsageError(f"{model_name_or_path}: no such model folder")
     try:
@@ -221,8 +225,6 @@ def resolve_output_format(path: str, output_format: str) -> str:
 
 def write_predictions(sentences: Sequence[TaggedSentence], path: str, output_format: str = "auto") -> None:
     """Write predictions atomically: CoNLL `token TAG` lines, or JSON Lines with `entities`."""
-    from concner.data.conll_io import atomic_write
-
     fmt = resolve_output_format(path, output_format)
     with atomic_write(path) as stream:
         for sentence in sentences:
@@ -268,7 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(prog="concner-predict", description="Tag a file with a ConCNER teacher or student.")
     parser.add_argument("--model_name_or_path", required=True, help="model folder (student, teacher or exported)")
     parser.add_argument("--input_file", required=True, help="CoNLL (.txt/.conll), JSON Lines, or plain text")
-    parser.add_argument("--output_file", required=True, help="predictions: .conll/.txt (CoNLL) or .jsonl")
+    parser.add_argument(
+        "--output_file",
+        required=True,
+        help="predictions: .conll/.txt (CoNLL) or .jsonl (written atomically; missing folders are created)",
+    )
     parser.add_argument("--input_format", choices=INPUT_FORMATS, default="auto", help="text = one sentence per line")
     parser.add_argument("--output_format", choices=OUTPUT_FORMATS, default="auto")
     parser.add_argument("--batch_size", type=int, default=32, help="windows per forward pass")
@@ -285,8 +291,12 @@ def run(argv: list[str] | None = None) -> dict[str, Any] | None:
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise UsageError(f"--batch_size must be >= 1, got {args.batch_size}")
-    if os.path.abspath(args.input_file) == os.path.abspath(args.output_file):
+    if os.path.realpath(args.input_file) == os.path.realpath(args.output_file):
         raise UsageError("--output_file must differ from --input_file")
+    try:
+        check_output_file(args.output_file, "--output_file")  # before reading the input or loading the model
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None
     dataset = read_input(args.input_file, args.input_format)
     if args.evaluate and "ner_tags" not in dataset.column_names:
         raise UsageError(f"--evaluate needs gold tags, but {args.input_file} has none")
@@ -297,7 +307,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any] | None:
     if positions is not None and args.max_seq_length > positions:
         raise UsageError(f"--max_seq_length {args.max_seq_length} exceeds the model's {positions} positions")
     sentences = predict_sentences(model, tokenizer, dataset, args.batch_size, args.max_seq_length)
-    write_predictions(sentences, args.output_file, args.output_format)
+    try:
+        write_predictions(sentences, args.output_file, args.output_format)
+    except OSError as exc:
+        raise UsageError(f"--output_file {args.output_file}: cannot write: {exc.strerror or exc}") from None
     n_entities = sum(len(entity_spans(s.tokens, s.tags, s.scores)) for s in sentences)
     print(f"tagged {len(sentences)} sentences ({n_entities} entities) -> {args.output_file}")
     if not args.evaluate:

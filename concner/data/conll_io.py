@@ -1,43 +1,15 @@
-"""Write datasets as CoNLL-style text or JSON Lines, atomically (temp file + rename)."""
+"""Write datasets as CoNLL-style text or JSON Lines, atomically (temp file + rename, `concner.io_utils`)."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import IO
 
 from datasets import Dataset
 
+from concner.io_utils import atomic_write
+
 __all__ = ["atomic_write", "write_conll", "write_jsonl"]
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike) -> Iterator[IO[str]]:
-    """Open a UTF-8 text file that only replaces ``path`` once the block finishes without error.
-
-    The text goes to a temporary file in the same directory, which is renamed over ``path`` at the end
-    (or deleted on error), so readers never see a half-written file.
-
-    Args:
-        path: The destination file (its directory is created if missing).
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 def _check_token(token: str, row: int) -> None:

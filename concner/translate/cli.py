@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from concner.data.errors import DataError
+from concner.io_utils import check_output_file
 
 BACKENDS = ("aligned", "seq2seq", "lexicon")
 CONLL_SUFFIXES = (".txt", ".conll", ".iob2", ".tsv")
@@ -205,11 +206,35 @@ def _write_output(rows: dict[str, list], path: str) -> None:
     writer(Dataset.from_dict(rows), path)
 
 
+def check_outputs(args: TranslateArguments) -> None:
+    """Refuse, before any work, output paths that cannot be written or would replace an input file.
+
+    Raises:
+        ValueError: one line naming the option and the path.
+    """
+    outputs = {"--output_file": args.output_file, "--report_file": args.report_file}
+    for option, path in outputs.items():
+        check_output_file(path, option)
+    if os.path.realpath(args.output_file) == os.path.realpath(args.report_file):
+        raise ValueError(f"--report_file must differ from --output_file: {args.report_file}")
+    inputs = {
+        "--source_file": args.source_file,
+        "--translation_file": args.translation_file,
+        "--alignment_file": args.alignment_file,
+        "--dictionary_file": args.dictionary_file,
+    }
+    for option, path in outputs.items():
+        for input_option, input_path in inputs.items():
+            if input_path is not None and os.path.realpath(path) == os.path.realpath(input_path):
+                raise ValueError(f"{option} {path}: is the {input_option}; it would be overwritten")
+
+
 def run(args: TranslateArguments) -> dict[str, Any]:
     """Translate the (sampled) source set, write the output and the report; return the report."""
     from concner.data import load_ner_dataset, sample_source
     from concner.translate.report import build_report, write_json_atomic
 
+    check_outputs(args)
     source = load_ner_dataset(args.source_file)
     subset = sample_source(source, args.max_train_samples, args.seed) if args.max_train_samples else source
     start = time.perf_counter()
@@ -232,8 +257,14 @@ def run(args: TranslateArguments) -> dict[str, Any]:
         "tokens": [pair.target_tokens for pair in kept],
         "ner_tags": [pair.target_tags for pair in kept],
     }
-    _write_output(rows, args.output_file)
-    write_json_atomic(report, args.report_file)
+    for option, path, write in (
+        ("--output_file", args.output_file, lambda: _write_output(rows, args.output_file)),
+        ("--report_file", args.report_file, lambda: write_json_atomic(report, args.report_file)),
+    ):
+        try:
+            write()
+        except OSError as exc:
+            raise ValueError(f"{option} {path}: cannot write: {exc.strerror or exc}") from None
     return report
 
 

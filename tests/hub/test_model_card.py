@@ -20,6 +20,7 @@ from concner.model_card import (
     render_model_card,
     write_model_card,
 )
+from tests.fs_helpers import mode, umask
 from trainers.distillation_trainer import DistillationArguments
 
 # ---------------------------------------------------------------------------------------------- pure helpers
@@ -218,3 +219,12 @@ def test_student_card_from_a_distillation_run(teacher_run, tmp_path):
     assert len(kd) == 4 and f"| {kd[-1]:.4f} |" in text
     assert "trust_remote_code=True" not in text
     assert (tmp_path / "student" / "checkpoint-2" / "README.md").is_file()
+
+
+@pytest.mark.parametrize(("mask", "file_mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_card_follows_the_umask(student_dir, mask, file_mode):
+    with umask(mask):
+        path = write_model_card(student_dir, ConCNERModelCardData(target_languages="de"))
+    assert path == student_dir / "README.md" and "B-PER" in path.read_text(encoding="utf-8")
+    assert mode(path) == file_mode
+    assert not [p for p in student_dir.iterdir() if p.name.endswith(".tmp")]

@@ -15,6 +15,7 @@ from concner.data.tokenization import tokenize_and_align
 from concner.metrics import ner_scores
 from concner.predict import entity_spans, load_model, main, predict_sentences
 from tests.conftest import REPO_ROOT
+from tests.fs_helpers import assert_same_tree, mode, one_error_line, snapshot, umask
 from tests.hub.conftest import PAIRS, TEST_DE, rows
 
 SENTENCES = [p[0] for p in PAIRS] + [p[2] for p in PAIRS] + [s for s, _ in TEST_DE]
@@ -211,3 +212,53 @@ def test_entity_spans_read_iob2_and_average_scores():
         {"start": 3, "end": 5, "type": "LOC", "text": "new york", "score": pytest.approx(0.6)},
         {"start": 5, "end": 6, "type": "LOC", "text": "city", "score": pytest.approx(0.8)},
     ]
+
+
+@pytest.mark.parametrize("case", ["folder", "under_a_file", "not_writable", "fifo"])
+def test_unusable_output_file_is_one_line_before_loading_the_model(case, student_dir, tmp_path, capsys, monkeypatch):
+    good = _write(tmp_path / "in.txt", ["peter ist in berlin"])
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "old.jsonl").write_text("keep me\n")
+    output_file = {
+        "folder": tmp_path / "results",
+        "under_a_file": tmp_path / "in.txt" / "out.jsonl",
+        "not_writable": tmp_path / "new" / "out.jsonl",
+        "fifo": tmp_path / "pipe",
+    }[case]
+    if case == "fifo":  # like /dev/null or /dev/stdout: never to be replaced by a regular file
+        os.mkfifo(output_file)
+    if case == "not_writable":  # tests run as root: chmod cannot take the permission away
+        real_access, denied = os.access, os.path.realpath(tmp_path)
+        monkeypatch.setattr(os, "access", lambda path, flags: path != denied and real_access(path, flags))
+    monkeypatch.setattr("concner.predict.load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    before = snapshot(tmp_path)
+    assert main(["--model_name_or_path", str(student_dir), "--input_file", good, "--input_format", "text",
+                 "--output_file", str(output_file)]) == 2  # fmt: skip
+    one_error_line(capsys.readouterr().err, "--output_file", str(output_file))
+    assert_same_tree(before, tmp_path)
+
+
+def test_write_failure_is_one_line_and_leaves_nothing(student_dir, tmp_path, capsys, monkeypatch):
+    good = _write(tmp_path / "in.txt", ["peter ist in berlin"])
+    (tmp_path / "out.jsonl").write_text("previous\n")
+    before = snapshot(tmp_path)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    assert main(["--model_name_or_path", str(student_dir), "--input_file", good, "--input_format", "text",
+                 "--output_file", str(tmp_path / "out.jsonl")]) == 2  # fmt: skip
+    one_error_line(capsys.readouterr().err, "--output_file", "No space left")
+    assert_same_tree(before, tmp_path)
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_predictions_follow_the_umask(student_dir, tmp_path, mask, file_mode, dir_mode):
+    good = _write(tmp_path / "in.txt", ["peter ist in berlin"])
+    output_file = tmp_path / "new" / "out.conll"
+    with umask(mask):
+        assert main(["--model_name_or_path", str(student_dir), "--input_file", good, "--input_format", "text",
+                     "--output_file", str(output_file)]) == 0  # fmt: skip
+    assert output_file.read_text().split()[0] == "peter"
+    assert mode(output_file) == file_mode and mode(output_file.parent) == dir_mode

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from concner.data import load_ner_dataset, sample_source
 from concner.translate.cli import main
+from tests.fs_helpers import assert_same_tree, mode, snapshot, umask
 
 from .tiny_marian import build_tiny_marian
 
@@ -199,3 +201,63 @@ def test_seq2seq_unknown_model_is_one_line(files, capsys):
     args = ["--backend", "seq2seq", "--model_name_or_path", str(files / "no-model"), "--source_file"]
     args += [str(files / "src.txt"), "--output_file", str(files / "out.jsonl")]
     _expect_error(args, capsys, "no-model")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "output_folder",
+        "report_folder",
+        "output_under_a_file",
+        "report_not_writable",
+        "output_is_source",
+        "report_is_alignment",
+        "report_is_output",
+    ],
+)
+def test_unusable_outputs_are_one_line_and_touch_nothing(files, case, capsys, monkeypatch):
+    (files / "out.jsonl").mkdir()
+    (files / "out.jsonl" / "keep.txt").write_text("keep me\n", encoding="utf-8")
+    (files / "reports").mkdir()
+    option, path = {
+        "output_folder": ("--output_file", files / "out.jsonl"),
+        "report_folder": ("--report_file", files / "reports"),
+        "output_under_a_file": ("--output_file", files / "src.txt" / "out.jsonl"),
+        "report_not_writable": ("--report_file", files / "reports" / "new" / "report.json"),
+        "output_is_source": ("--output_file", files / "src.txt"),
+        "report_is_alignment": ("--report_file", files / "tgt.align"),
+        "report_is_output": ("--report_file", files / "de.jsonl"),
+    }[case]
+    args = _aligned_args(files)
+    if option == "--report_file":
+        args[args.index("--output_file") + 1] = str(files / "de.jsonl")
+    args[args.index(option) + 1] = str(path)
+    if case == "report_not_writable":  # tests run as root: chmod cannot take the permission away
+        real_access, denied = os.access, os.path.realpath(files / "reports")
+        monkeypatch.setattr(os, "access", lambda p, flags: p != denied and real_access(p, flags))
+    before = snapshot(files)
+    _expect_error(args, capsys, option, str(path))
+    assert_same_tree(before, files)
+
+
+def test_write_failure_is_one_line_and_leaves_nothing(files, capsys, monkeypatch):
+    (files / "out.jsonl").write_text("previous\n", encoding="utf-8")
+    before = snapshot(files)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    _expect_error(_aligned_args(files), capsys, "--output_file", str(files / "out.jsonl"), "No space left")
+    assert_same_tree(before, files)
+
+
+@pytest.mark.parametrize(("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_outputs_follow_the_umask(files, mask, file_mode, dir_mode):
+    args = _aligned_args(files)
+    args[args.index("--output_file") + 1] = str(files / "new" / "de.txt")
+    args[args.index("--report_file") + 1] = str(files / "new" / "reports" / "de.json")
+    with umask(mask):
+        assert main(args) == 0
+    assert mode(files / "new") == mode(files / "new" / "reports") == dir_mode
+    assert mode(files / "new" / "de.txt") == mode(files / "new" / "reports" / "de.json") == file_mode
