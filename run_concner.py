@@ -11,13 +11,21 @@ options after it overriding the file. `--variant` picks a paper variant (see `VA
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from concner.cli import (
+    UsageError,
+    accelerator_available,
+    check_max_seq_length,
+    check_model_folder,
+    check_output_dir,
+    one_line,
+    plan_types_to_o,
+    trained_labels,
+)
 from concner.config_file import CONFIG_SUFFIXES, load_config_file
 from concner.process_group import destroy_process_group
 
@@ -36,10 +44,6 @@ VARIANTS: dict[str, tuple[str, float, float]] = {
     "en_trans_lcl": ("both", PAPER_LCL_WEIGHT, 0.0),
     "concner": ("both", PAPER_LCL_WEIGHT, PAPER_TCL_WEIGHT),
 }
-
-
-class UsageError(Exception):
-    """A bad command line or configuration (reported as one `error:` line, exit status 2)."""
 
 
 def _existing_file(value: str | None, option: str) -> None:
@@ -190,13 +194,6 @@ def _parser():
     return _Parser((ModelArguments, DataArguments, ConCNERArguments, ConCNERTrainingArguments))
 
 
-def _accelerator_available() -> bool:
-    import torch
-
-    accelerator = getattr(torch, "accelerator", None)
-    return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
-
-
 def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
     """Parse `argv` (default `sys.argv[1:]`) into (model, data, concner, training) argument dataclasses.
 
@@ -221,8 +218,11 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
         for action in parser._actions:
             if action.dest in config:
                 action.required = False
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _accelerator_available():
-        parser.set_defaults(use_cpu=True)  # torchrun / accelerate launch on CPUs: gloo DDP (MULTI_CPU)
+    parser.set_defaults(do_train=True)  # the script's job; `--do_train false` evaluates a trained teacher
+    if not accelerator_available():
+        # No GPU: say so to transformers, so that `--bf16` means CPU autocast (instead of "your setup doesn't
+        # support bf16/gpu") and torchrun / accelerate launch use gloo DDP (MULTI_CPU).
+        parser.set_defaults(use_cpu=True)
     _, unknown_args = parser.parse_known_args(argv)
     if unknown_args:
         raise UsageError(f"unrecognized arguments: {' '.join(unknown_args)}")
@@ -231,9 +231,18 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
     except UsageError:
         raise
     except ValueError as exc:  # TrainingArguments validation, unused arguments
-        raise UsageError(" ".join(str(exc).split())) from None
+        raise UsageError(one_line(exc)) from None
     if training_args.output_dir is None:
         raise UsageError("--output_dir is required")
+    training_args.resume_from_checkpoint = check_output_dir(
+        training_args.output_dir,
+        resume_from_checkpoint=training_args.resume_from_checkpoint,
+        overwrite=training_args.overwrite_output_dir,
+        inputs=[
+            ("--model_name_or_path", model_args.model_name_or_path),
+            ("--tokenizer_name", model_args.tokenizer_name),
+        ],
+    )
     if data_args.translation_file is None and concner_args.tcl_weight > 0:
         raise UsageError(
             f"TCL (--tcl_weight {concner_args.tcl_weight}) needs translation pairs: give --translation_file, "
@@ -269,46 +278,6 @@ def _load(spec: str, *, config_name: str | None = None, split: str = "train"):
     from concner.data.readers import load_ner_dataset
 
     return load_ner_dataset(os.path.expanduser(spec), config_name=config_name, split=split)
-
-
-def _types_to_drop(
-    source_labels: list[str], targets: dict[str, list[str]], requested: list[str]
-) -> tuple[set[str], list[str]]:
-    """Entity types to map to O everywhere, and notes for the user.
-
-    Types named in `requested` are always mapped. With `auto` in `requested`, every type that the source and some
-    target do not share is mapped too. Otherwise a target type the source lacks is an error (the model could never
-    predict it), and a source type a target lacks only gets a note (a small test set may simply not contain it; a
-    target *tag set* without it, e.g. MISC for WikiAnn, should be mapped with `--map_types_to_o`).
-
-    Raises:
-        UsageError: the label sets cannot be reconciled.
-    """
-    from concner.data.labels import reconcile_label_sets
-
-    auto = "auto" in requested
-    drop = {t for t in requested if t != "auto"}
-    notes = []
-    kept_source = [t for t in source_labels if t == "O" or t[2:] not in drop]
-    for name, labels in targets.items():
-        kept_target = [t for t in labels if t == "O" or t[2:] not in drop]
-        try:
-            plan = reconcile_label_sets(kept_source, kept_target, map_to_o=True)
-        except ValueError as exc:
-            raise UsageError(f"label sets of the source and the {name} cannot be reconciled: {exc}") from None
-        if auto:
-            drop |= set(plan.source_only) | set(plan.target_only)
-        elif plan.target_only:
-            raise UsageError(
-                f"the {name} has entity types the source lacks ({', '.join(plan.target_only)}); map them to O with "
-                f"--map_types_to_o {' '.join(plan.target_only)} (or --map_types_to_o auto)"
-            )
-        elif plan.source_only:
-            notes.append(
-                f"note: the {name} has no {'/'.join(plan.source_only)} entities; if its tag set lacks them, "
-                f"pass --map_types_to_o {' '.join(plan.source_only)}"
-            )
-    return drop, notes
 
 
 @dataclass
@@ -360,12 +329,21 @@ def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: in
     translation = _load(data_args.translation_file) if needs_translation else None
     tests = {lang: _load(spec) for lang, spec in data_args.test_sets.items()}
 
+    available = len(source)
     source = sample_source(source, data_args.max_train_samples, seed)
-    source_side = [source] + ([validation] if validation is not None else [])
+    notes = []
+    if data_args.max_train_samples is not None and data_args.max_train_samples > available:
+        notes.append(
+            f"note: --max_train_samples {data_args.max_train_samples} but the source has only {available} sentences: "
+            f"all {available} are used"
+        )
     targets = {f"test set {lang!r}": build_label_list(ds) for lang, ds in tests.items()}
+    if validation is not None:
+        targets["dev set"] = build_label_list(validation)
     if translation is not None:
         targets["translation"] = build_label_list(translation)
-    drop, notes = _types_to_drop(build_label_list(*source_side), targets, data_args.map_types_to_o)
+    drop, type_notes = plan_types_to_o(build_label_list(source), targets, data_args.map_types_to_o)
+    notes += type_notes
     if drop:
         source = map_types_to_o(source, drop)
         validation = map_types_to_o(validation, drop) if validation is not None else None
@@ -447,9 +425,7 @@ def _with_pair_ids(dataset: Any, values: list[int] | None) -> Any:
 
 
 def resolve_model_name(name: str) -> str:
-    """`concner.encoders.resolve_model_name_or_path(name)` when that module exists, else `name`."""
-    if importlib.util.find_spec("concner.encoders") is None:
-        return name
+    """`concner.encoders.resolve_model_name_or_path(name)`: the `offline:` aliases become local folders."""
     from concner.encoders import resolve_model_name_or_path
 
     return str(resolve_model_name_or_path(name))
@@ -494,19 +470,17 @@ def build_teacher(model_path: str, label_list: list[str], concner_args: ConCNERA
 
 
 def attach_model_card(trainer: Any, data_args: DataArguments, concner_args: ConCNERArguments, data: Any) -> Any:
-    """MODEL-CARD HOOK: register `concner.model_card`'s callback when that module exists; returns the card data.
+    """Register `concner.model_card`'s callback; returns the card data.
 
     The card itself (`README.md` in every checkpoint and in the output folder) is that module's business; this
     script only tells it about the data and the variant.
     """
-    if importlib.util.find_spec("concner.model_card") is None:
-        return None
     from concner.model_card import ConCNERModelCardData, add_model_card_callback
 
     card = add_model_card_callback(trainer, ConCNERModelCardData(target_languages=list(data_args.test_sets) or None))
     card.set_hyperparameters(
         max_seq_length=data_args.max_seq_length,
-        max_train_samples=data_args.max_train_samples,
+        max_train_samples=data.source_size if data_args.max_train_samples is not None else None,  # as used
         variant=concner_args.variant or "custom",
         train_on=concner_args.train_on,
     )
@@ -519,11 +493,10 @@ def attach_model_card(trainer: Any, data_args: DataArguments, concner_args: ConC
 
 
 def write_card(trainer: Any) -> None:
-    """Write the model card into the output folder when `concner.model_card` exists (main process only)."""
-    if importlib.util.find_spec("concner.model_card") is not None:
-        from concner.model_card import write_model_card
+    """Write the model card into the output folder (main process only)."""
+    from concner.model_card import write_model_card
 
-        write_model_card(trainer)
+    write_model_card(trainer)
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -560,7 +533,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     Raises:
         UsageError, DataError: bad arguments or data (before any training starts).
     """
-    from transformers import AutoTokenizer, set_seed
+    from transformers import AutoConfig, AutoTokenizer, set_seed
     from transformers.trainer_utils import IntervalStrategy
 
     from concner.metrics import argmax_logits, build_compute_metrics
@@ -572,13 +545,22 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         model_path = resolve_model_name(model_args.model_name_or_path)
     except (OSError, ValueError) as exc:  # e.g. concner.encoders.ConversionError
         raise UsageError(f"--model_name_or_path {model_args.model_name_or_path}: {exc}") from None
-    if model_path.startswith(("/", "./", "../", "~")) and not os.path.isdir(os.path.expanduser(model_path)):
-        raise UsageError(f"--model_name_or_path: no such folder: {model_path}")
+    check_model_folder("--model_name_or_path", model_path)
+    try:
+        config = AutoConfig.from_pretrained(model_path)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot load the model {model_path}: {one_line(exc)}") from None
+    check_max_seq_length(data_args.max_seq_length, config, model_path)
+    if not training_args.do_train and trained_labels(config) != loaded.label_list:
+        raise UsageError(
+            f"--do_train false evaluates {model_path} as it is, but its classifier is not trained on these labels "
+            f"({', '.join(loaded.label_list)}); it would score an untrained head"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_path)
     except (OSError, ValueError) as exc:
         name = model_args.tokenizer_name or model_path
-        raise UsageError(f"cannot load the tokenizer of {name}: {' '.join(str(exc).split())}") from None
+        raise UsageError(f"cannot load the tokenizer of {name}: {one_line(exc)}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise UsageError(f"{model_path}: a fast tokenizer is needed (word alignment)")
     with training_args.main_process_first(desc="tokenization"):
@@ -594,7 +576,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     try:
         model = build_teacher(model_path, data.label_list, concner_args)
     except OSError as exc:
-        raise UsageError(f"cannot load the model {model_path}: {' '.join(str(exc).split())}") from None
+        raise UsageError(f"cannot load the model {model_path}: {one_line(exc)}") from None
     if concner_args.freeze_embeddings or concner_args.freeze_bottom_layers:
         from trainers.freezing import freeze_layers
 
@@ -621,17 +603,16 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
     )
     attach_model_card(trainer, data_args, concner_args, data)
 
-    resume = training_args.resume_from_checkpoint
-    if isinstance(resume, str) and resume.lower() in ("true", "latest"):
-        resume = True
-    train_result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model()
-    metrics = dict(train_result.metrics)
-    metrics["train_rows"] = len(data.train_features)
-    trainer.log_metrics("train", metrics)
-    trainer.save_metrics("train", metrics)
-    trainer.save_state()
-    all_metrics = dict(metrics)
+    all_metrics: dict[str, float] = {}
+    if training_args.do_train:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()
+        metrics = dict(train_result.metrics)
+        metrics["train_rows"] = len(data.train_features)
+        trainer.log_metrics("train", metrics)
+        trainer.save_metrics("train", metrics)
+        trainer.save_state()
+        all_metrics.update(metrics)
 
     if data.eval_features is not None:
         eval_metrics = trainer.evaluate()
@@ -647,7 +628,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         all_metrics.update(output.metrics)
     trainer.compute_metrics = compute_metrics
 
-    write_card(trainer)
+    if training_args.do_train:
+        write_card(trainer)
     if model_args.export_plain_bert and trainer.is_world_process_zero():
         from concner.export import export_plain_bert
 
@@ -665,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(argv)
     except (UsageError, DataError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     finally:
         destroy_process_group()

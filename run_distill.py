@@ -40,10 +40,27 @@ from transformers import (
     PreTrainedModel,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
+from concner.cli import (
+    UsageError,
+    accelerator_available,
+    check_max_seq_length,
+    check_model_folder,
+    check_output_dir,
+    one_line,
+    plan_types_to_o,
+    trained_labels,
+)
 from concner.config_file import CONFIG_SUFFIXES, load_config_file
-from concner.data import DataError, load_ner_dataset, load_text_dataset, sort_for_inference, tokenize_and_align
+from concner.data import (
+    DataError,
+    build_label_list,
+    load_ner_dataset,
+    load_text_dataset,
+    map_types_to_o,
+    sort_for_inference,
+    tokenize_and_align,
+)
 from concner.encoders import resolve_model_name_or_path
 from concner.metrics import argmax_logits, build_compute_metrics, flatten_scores, ner_scores, word_level_predictions
 from concner.process_group import destroy_process_group
@@ -62,7 +79,6 @@ logger = logging.getLogger(__name__)
 
 BASE_MODEL_ATTRIBUTE = "base_model_name_or_path"
 PAPER_ENCODER = "google-bert/bert-base-multilingual-cased"
-_DEFAULT_LABEL = re.compile(r"^LABEL_\d+$")
 
 
 @dataclass
@@ -111,6 +127,15 @@ class DistillDataArguments:
     )
     max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N dev sentences."})
     max_seq_length: int = field(default=128, metadata={"help": "Maximum sub-word tokens per row (paper: 128)."})
+    map_types_to_o: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Entity types mapped to O in the dev and test sets and in the student's predictions when they are "
+            "scored (e.g. MISC for WikiAnn test sets), or `auto`: every type that the teacher and some labelled "
+            "file do not both have.",
+            "nargs": "+",
+        },
+    )
     cache_teacher_probs: bool = field(
         default=False,
         metadata={"help": "Run the teacher once over D_U and the dev set and cache its outputs (Arrow column)."},
@@ -153,11 +178,6 @@ def student_name_or_path(model_args: DistillModelArguments, teacher_config: Any)
     )
 
 
-def _has_trained_head(config: Any) -> bool:
-    names = list((getattr(config, "id2label", None) or {}).values())
-    return bool(names) and not all(_DEFAULT_LABEL.match(str(n)) for n in names)
-
-
 def load_student(name_or_path: str, teacher_config: Any, **kwargs: Any) -> PreTrainedModel:
     """Initialise the student token classifier with the teacher's label map.
 
@@ -168,7 +188,7 @@ def load_student(name_or_path: str, teacher_config: Any, **kwargs: Any) -> PreTr
     import modeling_concner  # noqa: F401  (registers the `concner` model type)
 
     config = AutoConfig.from_pretrained(name_or_path, **kwargs)
-    if _has_trained_head(config):
+    if trained_labels(config) is not None:
         check_label_maps(config, teacher_config)
     if config.model_type == "concner":
         bert_keys = set(BertConfig().to_dict()) - {"architectures", "auto_map", "model_type"}
@@ -218,6 +238,9 @@ def parse_arguments(
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _Parser((DistillModelArguments, DistillDataArguments, DistillationArguments))
     parser.set_defaults(hub_strategy="end")  # push once, with our model card; never mid-run pickled state
+    parser.set_defaults(do_train=True)  # as run_concner.py; `--do_train false` scores a trained student as it is
+    if not accelerator_available():
+        parser.set_defaults(use_cpu=True)  # `--bf16` then means CPU autocast, as in run_concner.py
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         path = argv.pop(0)
         config = load_config_file(path, ValueError)
@@ -229,9 +252,22 @@ def parse_arguments(
             if action.dest in config:
                 action.required = False
     try:
-        return parser.parse_args_into_dataclasses(args=argv)
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
     except TypeError as exc:  # a config-file value of the wrong type
-        raise ValueError(" ".join(str(exc).split())) from None
+        raise ValueError(one_line(exc)) from None
+    check_model_folder("--teacher_model_name_or_path", model_args.teacher_model_name_or_path)
+    if model_args.model_name_or_path:
+        check_model_folder("--model_name_or_path", model_args.model_name_or_path)
+    training_args.resume_from_checkpoint = check_output_dir(
+        training_args.output_dir,
+        resume_from_checkpoint=training_args.resume_from_checkpoint,
+        overwrite=training_args.overwrite_output_dir,
+        inputs=[
+            ("--teacher_model_name_or_path", model_args.teacher_model_name_or_path),
+            ("--model_name_or_path", model_args.model_name_or_path),
+        ],
+    )
+    return model_args, data_args, training_args
 
 
 def _setup_logging(training_args: DistillationArguments) -> None:
@@ -258,13 +294,20 @@ class Prepared(NamedTuple):
     dev: datasets.Dataset | None
     dev_features: datasets.Dataset | None
     tests: dict[str, tuple[datasets.Dataset, datasets.Dataset]]
+    scoring_id2label: dict[int, str]
+    notes: list[str]
 
 
 def prepare(
     model_args: DistillModelArguments, data_args: DistillDataArguments, training_args: DistillationArguments
 ) -> Prepared:
     """Everything that can fail on bad input, before any training: all datasets, models and tokenizers."""
-    unlabelled = load_unlabelled(data_args, training_args.seed)
+    unlabelled, notes = load_unlabelled(data_args, training_args.seed), []
+    if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples > len(unlabelled):
+        notes.append(
+            f"note: --unlabeled_max_samples {data_args.unlabeled_max_samples} but D_U has only {len(unlabelled)} "
+            f"sentences: all {len(unlabelled)} are used"
+        )
     dev = load_ner_dataset(data_args.validation_file) if data_args.validation_file is not None else None
     if dev is not None and data_args.max_eval_samples is not None:
         dev = dev.select(range(min(data_args.max_eval_samples, len(dev))))
@@ -275,18 +318,41 @@ def prepare(
         teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_model_name_or_path, **hub)
     except OSError as exc:
         path = model_args.teacher_model_name_or_path
-        raise ValueError(f"cannot load the teacher {path}: {_one_line(exc)}") from None
+        raise ValueError(f"cannot load the teacher {path}: {one_line(exc)}") from None
+    teacher_labels = [str(teacher.config.id2label[i]) for i in range(teacher.config.num_labels)]
+    others = {f"test set {lang!r}": build_label_list(test) for lang, test in tests.items()}
+    if dev is not None:
+        others["dev set"] = build_label_list(dev)
+    drop, type_notes = plan_types_to_o(teacher_labels, others, data_args.map_types_to_o)
+    notes += type_notes
+    if drop:
+        notes.append(f"entity types mapped to O when scoring: {', '.join(sorted(drop))}")
+        dev = map_types_to_o(dev, drop) if dev is not None else None
+        tests = {lang: map_types_to_o(test, drop) for lang, test in tests.items()}
+    scoring_id2label = {i: "O" if label[2:] in drop else label for i, label in enumerate(teacher_labels)}
+    check_max_seq_length(data_args.max_seq_length, teacher.config, model_args.teacher_model_name_or_path)
     student_path = resolve_model_name_or_path(student_name_or_path(model_args, teacher.config))
+    check_model_folder("the student's initialisation", str(student_path))
+    try:
+        student_config = AutoConfig.from_pretrained(student_path, **hub)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot load the student {student_path}: {one_line(exc)}") from None
+    check_max_seq_length(data_args.max_seq_length, student_config, str(student_path))
+    if not training_args.do_train and trained_labels(student_config) != teacher_labels:
+        raise UsageError(
+            f"--do_train false scores the student {student_path} as it is, but its classifier is not trained on the "
+            f"teacher's labels ({', '.join(teacher_labels)}); it would score an untrained head"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(student_path, **hub)
     except OSError as exc:
-        raise ValueError(f"cannot load the student tokenizer {student_path}: {_one_line(exc)}") from None
+        raise ValueError(f"cannot load the student tokenizer {student_path}: {one_line(exc)}") from None
     check_tokenizers(tokenizer, teacher_tokenizer)
     set_seed(training_args.seed)
     try:
         student = load_student(student_path, teacher.config, **hub)
     except OSError as exc:
-        raise ValueError(f"cannot load the student {student_path}: {_one_line(exc)}") from None
+        raise ValueError(f"cannot load the student {student_path}: {one_line(exc)}") from None
     label2id = {v: k for k, v in student.config.id2label.items()}
 
     def features(dataset: datasets.Dataset, with_labels: bool) -> datasets.Dataset:
@@ -302,10 +368,6 @@ def prepare(
     train_features = features(unlabelled, False)
     dev_features = None
     if dev is not None:
-        unknown = sorted({t for tags in dev["ner_tags"] for t in tags} - set(label2id))
-        if unknown:
-            message = f"tags {unknown} are not in the teacher's label set {sorted(label2id)}"
-            raise DataError(message, data_args.validation_file)
         dev_features = sort_for_inference(features(dev, True))
     tests = {lang: (test, sort_for_inference(features(test, False))) for lang, test in tests.items()}
     if data_args.cache_teacher_probs:
@@ -316,12 +378,18 @@ def prepare(
             if dev_features is not None:
                 dev_features = add_teacher_logits(dev_features, teacher, tokenizer, batch, training_args.device)
     return Prepared(
-        teacher, teacher_tokenizer, student, student_path, tokenizer, train_features, dev, dev_features, tests
+        teacher,
+        teacher_tokenizer,
+        student,
+        student_path,
+        tokenizer,
+        train_features,
+        dev,
+        dev_features,
+        tests,
+        scoring_id2label,
+        notes,
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def run(
@@ -330,9 +398,12 @@ def run(
     """Distil, evaluate on the source dev set, score the target test sets; return the final metrics."""
     _setup_logging(training_args)
     p = prepare(model_args, data_args, training_args)
+    if training_args.process_index == 0:
+        for line in p.notes:
+            print(line, flush=True)
     compute_metrics = None
     if p.dev is not None:
-        compute_metrics = build_compute_metrics(p.dev_features, p.dev["ner_tags"], p.student.config.id2label)
+        compute_metrics = build_compute_metrics(p.dev_features, p.dev["ner_tags"], p.scoring_id2label)
     pad_multiple = 8 if (training_args.fp16 or training_args.bf16) else None
     trainer = DistillationTrainer(
         model=p.student,
@@ -349,25 +420,20 @@ def run(
     card = _add_model_card(trainer, p.student_path, list(p.tests))
     all_metrics: dict[str, float] = {}
     if training_args.do_train:
-        checkpoint = training_args.resume_from_checkpoint
-        if checkpoint is None and os.path.isdir(training_args.output_dir):
-            checkpoint = get_last_checkpoint(training_args.output_dir)
-            if checkpoint is not None:
-                logger.info("Resuming from %s", checkpoint)
-        result = trainer.train(resume_from_checkpoint=checkpoint)
+        result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         trainer.save_model()
         metrics = dict(result.metrics, train_samples=len(p.train_features))
         trainer.log_metrics("train", metrics)
         trainer.save_metrics("train", metrics)
         trainer.save_state()
         all_metrics.update(metrics)
-    if p.dev_features is not None and (training_args.do_eval or training_args.do_train):
+    if p.dev_features is not None:  # as run_concner.py: a dev set given is a dev set scored
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
         all_metrics.update(metrics)
     for lang, (test, test_features) in p.tests.items():
-        metrics = score_test_set(trainer, test, test_features, f"test_{lang}")
+        metrics = score_test_set(trainer, test, test_features, f"test_{lang}", p.scoring_id2label)
         trainer.log_metrics(f"test_{lang}", metrics)
         trainer.save_metrics(f"test_{lang}", metrics)
         if card is not None:
@@ -383,14 +449,19 @@ def run(
 
 
 def score_test_set(
-    trainer: DistillationTrainer, dataset: datasets.Dataset, features: datasets.Dataset, prefix: str
+    trainer: DistillationTrainer,
+    dataset: datasets.Dataset,
+    features: datasets.Dataset,
+    prefix: str,
+    id2label: dict[int, str] | None = None,
 ) -> dict[str, float]:
     """Predict `features` and score word-level predictions against `dataset["ner_tags"]` (entity-level, seqeval).
 
-    Tags the student does not know simply count as missed entities, so a test set may use another tag set.
+    `id2label` (default: the model's) names the predicted ids; the run maps the types of `--map_types_to_o` to `O`
+    there, as in the references. `prepare` has already refused a test set with a type the student lacks.
     """
     output = trainer.predict(features, metric_key_prefix=prefix)
-    id2label = trainer.model.config.id2label
+    id2label = id2label or trainer.model.config.id2label
     references = dataset["ner_tags"]
     predicted = word_level_predictions(
         output.predictions, features["example_index"], features["word_index"], [len(r) for r in references], id2label
@@ -416,10 +487,10 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, IncompatibleModelsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:
+    except (UsageError, ValueError) as exc:
         if _raised_while_training(exc):
             raise
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     finally:
         destroy_process_group()

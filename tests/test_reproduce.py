@@ -74,6 +74,7 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
     # de has no test set: its runs train but give no test F1
     assert {r["lang"] for r in records if r["test_f1"] is not None} == {"es", "nl"}
 
+    assert not any("--overwrite_output_dir" in c for c in teachers + students)  # fresh folders need no licence
     fake_runs.clear()
     reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
     assert fake_runs == [] and reproduce.finished_records(p, tmp_path / "out") == records
@@ -170,6 +171,7 @@ def test_a_run_killed_after_training_is_rerun(tmp_path, fake_runs):
     fake_runs.clear()
     reproduce.run_all(p, tmp_path / "out", ["En"], tmp_path / "tests")
     assert len(fake_runs) == 1 and reproduce.finished(d)
+    assert _arg(fake_runs[0], "--overwrite_output_dir") == "true"  # its own half-finished folder
     assert reproduce.finished_records(p, tmp_path / "out")[0]["wall_seconds"] is not None
 
 

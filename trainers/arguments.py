@@ -8,7 +8,24 @@ from transformers import TrainingArguments
 
 
 @dataclass
-class ConCNERTrainingArguments(TrainingArguments):
+class OutputDirArguments(TrainingArguments):
+    """[`TrainingArguments`] plus `overwrite_output_dir`, which transformers 5 dropped.
+
+    The scripts refuse an output folder that is not empty (`concner.cli.check_output_dir`) unless the run resumes
+    from a checkpoint in it or this flag says to write over it.
+    """
+
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Write over the files of an earlier run in a non-empty --output_dir (other files are left alone; "
+            "a folder that holds the model this run reads is refused even so)."
+        },
+    )
+
+
+@dataclass
+class ConCNERTrainingArguments(OutputDirArguments):
     """[`TrainingArguments`] whose defaults follow the paper's teacher training (Fu et al., section 4.2).
 
     Changed defaults: 30 epochs, N = 32 units per batch (`per_device_train_batch_size`; a batch then holds 32 source
@@ -45,4 +62,4 @@ class ConCNERTrainingArguments(TrainingArguments):
     )
 
 
-__all__ = ["ConCNERTrainingArguments"]
+__all__ = ["ConCNERTrainingArguments", "OutputDirArguments"]

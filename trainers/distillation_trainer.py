@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForTokenClassification, PreTrainedModel, Trainer, TrainingArguments
 
+from .arguments import OutputDirArguments
 from .distillation_collator import TEACHER_LOGITS_COLUMN, DataCollatorForDistillation
 from .distillation_losses import KD_LOSS_TYPES, distillation_loss, distilled_positions, teacher_hard_label_loss
 from .eval_order import SequentialEvalMixin
@@ -24,7 +25,7 @@ class IncompatibleModelsError(ValueError):
 
 
 @dataclass
-class DistillationArguments(TrainingArguments):
+class DistillationArguments(OutputDirArguments):
     """[`TrainingArguments`] plus the knobs of teacher-student distillation.
 
     Args:

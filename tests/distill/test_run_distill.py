@@ -115,6 +115,29 @@ def test_tsl_teacher_end_to_end(tmp_path, files, bert_teacher, capsys):
     assert [h["kd_loss"] for h in state["log_history"] if "kd_loss" in h]
 
 
+@pytest.mark.parametrize("cache", [True, False])
+def test_bf16_autocast_on_the_cpu(cache, tmp_path, files, bert_teacher, base_encoder):
+    """`--bf16` alone means CPU autocast (no `--use_cpu` needed without a GPU); the KD loss stays finite."""
+    import math
+
+    argv = _common(
+        tmp_path,
+        files,
+        teacher_model_name_or_path=bert_teacher,
+        model_name_or_path=base_encoder,  # not the teacher's weights: the KD loss must be > 0
+        validation_file=files["dev"],
+        cache_teacher_probs=cache,
+        bf16="true",
+    )
+    argv.remove("--use_cpu")
+    _, _, training_args = run_distill.parse_arguments(argv)
+    assert training_args.bf16 and training_args.use_cpu
+    assert run_distill.main(argv) == 0
+    state = json.loads((tmp_path / "student" / "trainer_state.json").read_text())
+    kd = [h["kd_loss"] for h in state["log_history"] if "kd_loss" in h]
+    assert kd and all(math.isfinite(x) and x > 0 for x in kd)
+
+
 def test_concner_teacher_student_defaults_to_its_base_encoder(tmp_path, files, base_encoder):
     import torch
     from transformers import AutoModelForTokenClassification, BertModel
@@ -189,12 +212,13 @@ def test_json_and_yaml_config(tmp_path, files, bert_teacher):
     }
     path = tmp_path / "distill.json"
     path.write_text(json.dumps(config), encoding="utf-8")
-    assert run_distill.main([str(path)]) == 0
-    assert (tmp_path / "student" / "model.safetensors").is_file()
     model_args, data_args, training_args = run_distill.parse_arguments([str(path)])
     assert training_args.kd_temperature == 2.0 and data_args.unlabeled_file == str(files["unlabelled"])
+    assert run_distill.main([str(path)]) == 0
+    assert (tmp_path / "student" / "model.safetensors").is_file()
 
     path = tmp_path / "distill.yaml"
+    config["output_dir"] = str(tmp_path / "another-student")  # the first run's folder is not empty any more
     path.write_text(yaml.safe_dump({**config, "kd_loss_type": "kl", "test_files": {"de": "a.txt"}}), encoding="utf-8")
     model_args, data_args, training_args = run_distill.parse_arguments([str(path), "--kd_temperature", "3"])
     assert training_args.kd_loss_type == "kl" and model_args.teacher_model_name_or_path == str(bert_teacher)

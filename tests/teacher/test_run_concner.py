@@ -47,9 +47,13 @@ def test_every_variant_trains(variant, synthetic, tiny_bert_dir, tmp_path, capsy
     assert f"train_on={train_on}" in out and "label map: 0=O, 1=B-LOC" in out
 
 
-def test_resume_gives_the_same_run(synthetic, tiny_bert_dir, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_resume_gives_the_same_run(precision, synthetic, tiny_bert_dir, tmp_path):
+    """Kill-and-resume is exact, in fp32 and under CPU bf16 autocast (`--bf16`, the cpu preset's fast setting)."""
     common = ["--variant", "concner", "--num_train_epochs", "3", "--eval_steps", "3", "--save_steps", "3",
               "--save_total_limit", "20", "--load_best_model_at_end", "false"]  # fmt: skip
+    if precision == "bf16":
+        common += ["--bf16", "true"]
     full = tmp_path / "full"
     run_concner.run(run_argv(synthetic, tiny_bert_dir, full, *common))
     state = _state(full)

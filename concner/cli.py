@@ -1,0 +1,202 @@
+"""What the command-line scripts share: the usage error, one-line messages, the device check and the output folder.
+
+`run_concner.py` and `run_distill.py` follow one convention for their output folder (`check_output_dir`):
+
+- a new or empty folder is used as it is;
+- `--resume_from_checkpoint PATH|true` continues a run in it (`true`: its last `checkpoint-*`);
+- `--overwrite_output_dir` writes over the files of an earlier run there (other files are left alone);
+- anything else that is not empty is refused, with a line that says how to resume or start afresh;
+- a folder that holds a model this run reads (the teacher, the initial weights) is refused in every case.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint-\d+$")
+RESUME_LATEST = ("true", "latest")
+
+
+class UsageError(Exception):
+    """A bad command line, configuration or combination of inputs (one `error:` line, exit status 2)."""
+
+
+def one_line(exc: BaseException | str) -> str:
+    """The message of `exc` with every run of whitespace (newlines included) collapsed to one space."""
+    return " ".join(str(exc).split())
+
+
+def accelerator_available() -> bool:
+    """Whether torch sees a GPU (or another accelerator)."""
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)
+    return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
+
+
+def _checkpoints(folder: str) -> list[str]:
+    return sorted(
+        (n for n in os.listdir(folder) if CHECKPOINT_PATTERN.match(n) and os.path.isdir(os.path.join(folder, n))),
+        key=lambda n: int(n.split("-")[1]),
+    )
+
+
+def _same_or_inside(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or lies somewhere below it (after resolving links)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_dir(
+    output_dir: str,
+    *,
+    resume_from_checkpoint: str | bool | None,
+    overwrite: bool,
+    inputs: Iterable[tuple[str, str | None]] = (),
+) -> str | None:
+    """Check `--output_dir` before anything is loaded or written; return the checkpoint to resume from, if any.
+
+    Nothing is created here: the folder may not exist yet, in which case its nearest existing parent must be a
+    writable folder.
+
+    Args:
+        output_dir: the run's output folder.
+        resume_from_checkpoint: `--resume_from_checkpoint` as given: a checkpoint folder, `true`/`latest` (the last
+            `checkpoint-*` in `output_dir`), or `None`.
+        overwrite: `--overwrite_output_dir`.
+        inputs: `(option, path)` of every model folder the run reads (teacher, initial weights); the output folder
+            may be none of them and lie inside none of them.
+
+    Returns:
+        The checkpoint folder to resume from, or `None` to start afresh.
+
+    Raises:
+        UsageError: the folder cannot be used; the message says why and what to do.
+    """
+    out = os.path.expanduser(output_dir)
+    for option, path in inputs:
+        if path and os.path.isdir(os.path.expanduser(path)) and _same_or_inside(out, os.path.expanduser(path)):
+            raise UsageError(
+                f"--output_dir {output_dir} is the folder of {option} ({path}), or inside it: this run would write "
+                "over the model it reads; choose another --output_dir"
+            )
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"--output_dir {output_dir}: exists and is not a folder")
+    parent = out
+    while not os.path.exists(parent):
+        parent = os.path.dirname(os.path.abspath(parent))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--output_dir {output_dir}: cannot be created, {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--output_dir {output_dir}: cannot write in {parent} (permission denied)")
+
+    resume = resume_from_checkpoint
+    if isinstance(resume, str) and resume.lower() in RESUME_LATEST:
+        resume = True
+    if resume is True:
+        found = _checkpoints(out) if os.path.isdir(out) else []
+        if not found:
+            raise UsageError(
+                f"--resume_from_checkpoint {resume_from_checkpoint}: no checkpoint-* folder in {output_dir} to resume "
+                "from; drop the option to start afresh"
+            )
+        return os.path.join(out, found[-1])
+    if resume:
+        path = os.path.expanduser(str(resume))
+        if not os.path.isdir(path):
+            raise UsageError(f"--resume_from_checkpoint {resume}: no such checkpoint folder")
+        if not os.path.isfile(os.path.join(path, "trainer_state.json")):
+            raise UsageError(f"--resume_from_checkpoint {resume}: not a Trainer checkpoint (no trainer_state.json)")
+        return path
+
+    if os.path.isdir(out) and os.listdir(out) and not overwrite:
+        found = _checkpoints(out)
+        held = f"holds checkpoints ({', '.join(found[-2:])})" if found else "is not empty"
+        how = "--resume_from_checkpoint true to continue that run, " if found else ""
+        raise UsageError(
+            f"--output_dir {output_dir} {held}; pass {how}--overwrite_output_dir to write over it, or choose another "
+            "--output_dir"
+        )
+    return None
+
+
+def looks_local(path: str) -> bool:
+    """Whether `path` can only be a local folder, not a Hub id (`name` or `org/name`)."""
+    return path.startswith(("/", "./", "../", "~", ".")) or path.count("/") > 1 or os.sep != "/" and os.sep in path
+
+
+def check_model_folder(option: str, path: str) -> None:
+    """A model given as a local path must be a folder (else the Hub client says "Repo id must be in the form")."""
+    if looks_local(path) and not os.path.isdir(os.path.expanduser(path)):
+        what = "not a folder" if os.path.exists(os.path.expanduser(path)) else "no such folder"
+        raise UsageError(f"{option}: {what}: {path}")
+
+
+def check_max_seq_length(max_seq_length: int, config: object, name: str) -> None:
+    """`--max_seq_length` must fit the model's position embeddings (else training crashes on the longest rows)."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is not None and max_seq_length > positions:
+        raise UsageError(f"--max_seq_length {max_seq_length} exceeds the {positions} positions of {name}")
+
+
+def trained_labels(config: object) -> list[str] | None:
+    """The label names of a trained classifier head (`None` for a base encoder's default `LABEL_i` names)."""
+    id2label = getattr(config, "id2label", None) or {}
+    names = [str(id2label[k]) for k in sorted(id2label, key=int)]
+    if not names or all(re.fullmatch(r"LABEL_\d+", n) for n in names):
+        return None
+    return names
+
+
+def plan_types_to_o(
+    model_labels: list[str], others: dict[str, list[str]], requested: Iterable[str]
+) -> tuple[set[str], list[str]]:
+    """Entity types to map to O everywhere, and notes for the user, given the label sets of a run.
+
+    Types named in `requested` are always mapped. With `auto` in `requested`, every type that the model's labels
+    and some other label set do not share is mapped too. Otherwise a type that another set has and the model lacks
+    is an error (the model could never predict it, and every such entity would silently count as missed), and a
+    model type that another set lacks only gets a note (a small set may simply not contain it; a *tag set* without
+    it, e.g. MISC for WikiAnn, should be mapped with `--map_types_to_o`). Sets that share no entity type are an error.
+
+    Args:
+        model_labels: the labels the model is trained on (or has), e.g. `["O", "B-LOC", ...]`.
+        others: a description of every other label set (`"dev set"`, `"test set 'de'"`, ...) → its labels.
+        requested: `--map_types_to_o` as given.
+
+    Raises:
+        UsageError: the label sets cannot be reconciled.
+    """
+    from concner.data.labels import reconcile_label_sets
+
+    requested = list(requested)
+    auto = "auto" in requested
+    drop = {t for t in requested if t != "auto"}
+    notes = []
+    kept_model = [t for t in model_labels if t == "O" or t[2:] not in drop]
+    for name, labels in others.items():
+        kept = [t for t in labels if t == "O" or t[2:] not in drop]
+        try:
+            plan = reconcile_label_sets(kept_model, kept, map_to_o=True)
+        except ValueError as exc:
+            raise UsageError(
+                f"the label sets of the training data and the {name} cannot be reconciled: {exc}"
+            ) from None
+        if auto:
+            drop |= set(plan.source_only) | set(plan.target_only)
+        elif plan.target_only:
+            raise UsageError(
+                f"the {name} has entity types the model lacks ({', '.join(plan.target_only)}); map them to O with "
+                f"--map_types_to_o {' '.join(plan.target_only)} (or --map_types_to_o auto)"
+            )
+        elif plan.source_only:
+            notes.append(
+                f"note: the {name} has no {'/'.join(plan.source_only)} entities; if its tag set lacks them, "
+                f"pass --map_types_to_o {' '.join(plan.source_only)}"
+            )
+    return drop, notes
+
+
+__all__ = ["UsageError", "accelerator_available", "check_output_dir", "one_line", "plan_types_to_o"]
