@@ -10,6 +10,11 @@
 4. data preparation: reading + tokenising + aligning conll/en/train.txt (14,041 sentences)  (bench_data.py)
 5. test-set evaluation pass (conll/es/test.txt, 1,517 sentences) in dataset order vs longest rows first
    (`concner.data.sort_for_inference`, what run_concner.py / run_distill.py do)
+
+    python benchmarks/speed_report.py --whole_runs /tmp/speed_runs   # whole runs only, fp32 vs bf16 (~20 min)
+
+6. whole cpu-preset runs under bf16 autocast vs fp32: a `concner` teacher on 500 pairs and a teacher-initialised
+   student on 2,000 unlabelled sentences (wall time, command to exit)
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -134,6 +140,58 @@ def evaluation_order(model_name: str, rounds: int, batch_size: int = 64, max_seq
     }
 
 
+def whole_runs(lang: str, seed: int, work: Path) -> dict:
+    """Wall time of whole cpu-preset runs, fp32 (the `cpu` preset) against bf16 autocast (`cpu_bf16`), interleaved.
+
+    Order: teacher fp32, teacher bf16, student bf16, student fp32 (an A-B-B-A pattern, so a slow drift of the
+    machine's speed does not favour one precision). Both students distil the fp32 teacher on the same 2,000
+    unlabelled sentences and start from it (the benchmark's `ConCNER:teacher-init` system), so they differ only in
+    precision. The teacher is the `concner` variant on 500 CoNLL-en pairs. Each run is the reproduction harness's own
+    command (`reproduce.teacher_cmd` / `student_cmd`).
+    """
+    import subprocess
+
+    import reproduce
+
+    from concner.encoders import resolve_model_name_or_path
+
+    model = str(resolve_model_name_or_path("offline:e5-small"))
+    paths = {lang: reproduce.data_paths("conll", lang, None)}
+    presets = {"fp32": reproduce.PRESETS["cpu"], "bf16": reproduce.PRESETS["cpu_bf16"]}
+    presets = {k: replace(v, languages=[lang]) for k, v in presets.items()}
+    results: dict[str, dict] = {}
+
+    def timed(name: str, cmd: list[str], out: Path) -> None:
+        start = time.perf_counter()
+        with (work / f"{name}.log").open("w") as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=reproduce.REPO)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"error: {name} failed (exit {proc.returncode}), log {work / f'{name}.log'}")
+        metrics = json.loads((out / "all_results.json").read_text())
+        results[name] = {
+            "wall_s": round(seconds, 1),
+            "train_runtime_s": metrics.get("train_runtime"),
+            "en_dev_f1": metrics.get("eval_f1"),
+            f"test_{lang}_f1": metrics.get(f"test_{lang}_f1"),
+        }
+        print(f"{name}: {results[name]}", flush=True)
+
+    teacher = {}
+    for precision in ("fp32", "bf16"):
+        out = work / f"teacher_{precision}"
+        teacher[precision] = out
+        cmd = reproduce.teacher_cmd(presets[precision], model, "En+Trans+LCL+TCL", lang, 500, seed, out, paths)
+        timed(f"teacher_{precision}", cmd, out)
+    for precision in ("bf16", "fp32"):
+        out = work / f"student_{precision}"
+        cmd = reproduce.student_cmd(presets[precision], model, teacher["fp32"], lang, seed, out, paths, "teacher")
+        timed(f"student_{precision}", cmd, out)
+    for role in ("teacher", "student"):
+        results[f"{role}_ratio_bf16_to_fp32"] = results[f"{role}_bf16"]["wall_s"] / results[f"{role}_fp32"]["wall_s"]
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="minilm", help="minilm (default), offline:e5-small, or a folder")
@@ -142,7 +200,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--max_length", type=int, default=128)
     parser.add_argument("--output", type=Path, default=None, help="also write every figure as JSON here")
+    parser.add_argument(
+        "--whole_runs",
+        type=Path,
+        default=None,
+        metavar="WORK_DIR",
+        help="only time whole cpu-preset runs, fp32 vs bf16 (a concner teacher on 500 pairs, a student on 2,000 "
+        "sentences; about 20 minutes on 2 cores), writing the runs under WORK_DIR",
+    )
+    parser.add_argument("--lang", default="es", help="target language of --whole_runs")
+    parser.add_argument("--seed", type=int, default=1, help="seed of --whole_runs")
     args = parser.parse_args(argv)
+
+    if args.whole_runs is not None:
+        args.whole_runs.mkdir(parents=True, exist_ok=True)
+        runs = whole_runs(args.lang, args.seed, args.whole_runs)
+        print("\n| measurement | ratio | target |\n|---|---:|---:|")
+        for role, what in (("teacher", "concner teacher, 500 pairs"), ("student", "student, 2,000 sentences")):
+            print(f"| whole run, bf16 / fp32 ({what}) | {runs[f'{role}_ratio_bf16_to_fp32']:.3f} | <= 0.5 |")
+        if args.output:
+            args.output.write_text(json.dumps(runs, indent=2))
+        return 0
 
     import bench_distill_step
     import datasets
