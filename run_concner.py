@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from concner.cli import (
+    ATTN_IMPLEMENTATION_HELP,
     UsageError,
     accelerator_available,
     check_max_seq_length,
@@ -24,6 +25,7 @@ from concner.cli import (
     check_output_dir,
     one_line,
     plan_types_to_o,
+    resolve_attn_implementation,
     trained_labels,
 )
 from concner.config_file import CONFIG_SUFFIXES, load_config_file
@@ -60,6 +62,7 @@ class ModelArguments:
         metadata={"help": "Encoder checkpoint (any BERT-architecture model; `offline:e5-small` for the bundled one)."},
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
+    attn_implementation: str = field(default="auto", metadata={"help": ATTN_IMPLEMENTATION_HELP})
     export_plain_bert: bool = field(
         default=False,
         metadata={"help": "Also save the trained teacher as a plain BertForTokenClassification in <output_dir>/bert."},
@@ -431,13 +434,16 @@ def resolve_model_name(name: str) -> str:
     return str(resolve_model_name_or_path(name))
 
 
-def build_teacher(model_path: str, label_list: list[str], concner_args: ConCNERArguments) -> Any:
+def build_teacher(
+    model_path: str, label_list: list[str], concner_args: ConCNERArguments, attn_implementation: str | None = None
+) -> Any:
     """`ConCNERForTokenClassification` initialised from any BERT-architecture checkpoint.
 
     Args:
         model_path: local folder or Hub id of the encoder.
         label_list: the label names (index = label id).
         concner_args: loss weights and temperatures.
+        attn_implementation: the attention kernel (`None`: transformers' default).
 
     Raises:
         UsageError: the checkpoint is not a BERT encoder (its encoder weights would not load).
@@ -457,8 +463,9 @@ def build_teacher(model_path: str, label_list: list[str], concner_args: ConCNERA
         lcl_positive=concner_args.lcl_positive,
         contrastive_gather=concner_args.contrastive_gather,
     )
+    attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
     model, info = ConCNERForTokenClassification.from_pretrained(
-        model_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True
+        model_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **attention
     )
     missing_encoder = [k for k in info.get("missing_keys", []) if k.startswith("bert.encoder.")]
     if missing_encoder:
@@ -574,7 +581,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
 
     set_seed(training_args.seed)
     try:
-        model = build_teacher(model_path, data.label_list, concner_args)
+        attention = resolve_attn_implementation(model_args.attn_implementation, training_args.bf16)
+        model = build_teacher(model_path, data.label_list, concner_args, attention)
     except OSError as exc:
         raise UsageError(f"cannot load the model {model_path}: {one_line(exc)}") from None
     if concner_args.freeze_embeddings or concner_args.freeze_bottom_layers:

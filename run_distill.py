@@ -42,6 +42,7 @@ from transformers import (
 )
 
 from concner.cli import (
+    ATTN_IMPLEMENTATION_HELP,
     UsageError,
     accelerator_available,
     check_max_seq_length,
@@ -49,6 +50,7 @@ from concner.cli import (
     check_output_dir,
     one_line,
     plan_types_to_o,
+    resolve_attn_implementation,
     trained_labels,
 )
 from concner.config_file import CONFIG_SUFFIXES, load_config_file
@@ -96,6 +98,7 @@ class DistillModelArguments:
         },
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where to cache models fetched from the Hub."})
+    attn_implementation: str = field(default="auto", metadata={"help": ATTN_IMPLEMENTATION_HELP})
 
 
 @dataclass
@@ -178,7 +181,9 @@ def student_name_or_path(model_args: DistillModelArguments, teacher_config: Any)
     )
 
 
-def load_student(name_or_path: str, teacher_config: Any, **kwargs: Any) -> PreTrainedModel:
+def load_student(
+    name_or_path: str, teacher_config: Any, attn_implementation: str | None = None, **kwargs: Any
+) -> PreTrainedModel:
     """Initialise the student token classifier with the teacher's label map.
 
     A BERT checkpoint (or a ConCNER folder, whose config is turned into a plain [`BertConfig`]) gives a
@@ -197,8 +202,9 @@ def load_student(name_or_path: str, teacher_config: Any, **kwargs: Any) -> PreTr
     config.num_labels = len(id2label)
     config.id2label = id2label
     config.label2id = {v: k for k, v in id2label.items()}
+    attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
     return AutoModelForTokenClassification.from_pretrained(
-        name_or_path, config=config, ignore_mismatched_sizes=True, **kwargs
+        name_or_path, config=config, ignore_mismatched_sizes=True, **kwargs, **attention
     )
 
 
@@ -313,8 +319,11 @@ def prepare(
         dev = dev.select(range(min(data_args.max_eval_samples, len(dev))))
     tests = {lang: load_ner_dataset(path) for lang, path in parse_test_files(data_args.test_files).items()}
     hub = {"cache_dir": model_args.cache_dir} if model_args.cache_dir else {}
+    attention = resolve_attn_implementation(model_args.attn_implementation, training_args.bf16)
     try:
-        teacher = load_teacher(model_args.teacher_model_name_or_path, **hub)
+        teacher = load_teacher(
+            model_args.teacher_model_name_or_path, **hub, **({"attn_implementation": attention} if attention else {})
+        )
         teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_model_name_or_path, **hub)
     except OSError as exc:
         path = model_args.teacher_model_name_or_path
@@ -350,7 +359,7 @@ def prepare(
     check_tokenizers(tokenizer, teacher_tokenizer)
     set_seed(training_args.seed)
     try:
-        student = load_student(student_path, teacher.config, **hub)
+        student = load_student(student_path, teacher.config, attention, **hub)
     except OSError as exc:
         raise ValueError(f"cannot load the student {student_path}: {one_line(exc)}") from None
     label2id = {v: k for k, v in student.config.id2label.items()}
