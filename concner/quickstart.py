@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
         "or a Hub name such as bert-base-multilingual-cased",
     )
     p.add_argument("--output_dir", default="outputs/quickstart")
+    p.add_argument(
+        "--overwrite_output_dir",
+        action="store_true",
+        help="redo an earlier quickstart run in --output_dir (its teacher/ and student/ files are written over)",
+    )
     p.add_argument("--train_file", default=str(DEMO / "en_train.txt"), help="labelled source sentences (or Hub name)")
     p.add_argument("--validation_file", default=str(DEMO / "en_dev.txt"), help="source dev set, for selection")
     p.add_argument(
@@ -113,7 +118,20 @@ def main(argv: list[str] | None = None) -> int:
 
     start = time.time()
     out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    earlier = [d for d in (out / "teacher", out / "student") if d.is_dir() and any(d.iterdir())]
+    if earlier and not args.overwrite_output_dir:
+        print(
+            f"error: --output_dir {out} holds an earlier run ({', '.join(d.name for d in earlier)}); pass "
+            "--overwrite_output_dir to redo it, or choose another --output_dir",
+            file=sys.stderr,
+        )
+        return 2
+    overwrite = ["--overwrite_output_dir", "true"] if args.overwrite_output_dir else []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: --output_dir {out}: cannot be created ({exc.strerror or exc})", file=sys.stderr)
+        return 2
     offline_model = args.model_name_or_path.startswith("offline:")
     lr = args.learning_rate or (4e-4 if offline_model else 5e-5)
 
@@ -159,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             "--warmup_steps",
             "0.1",
             *_common(args, teacher_dir),
+            *overwrite,
         ]
     )
     if status:
@@ -181,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             "--do_train",
             "--cache_teacher_probs",
             *_common(args, student_dir),
+            *overwrite,
         ]
     )
     if status:

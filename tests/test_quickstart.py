@@ -24,6 +24,15 @@ def test_quickstart_runs_the_whole_pipeline(tiny_bert_dir, tmp_path, capsys):
     for folder in ("teacher", "student"):
         assert "model-index" in (out / folder / "README.md").read_text()
 
+    # a second run refuses to write over the first, unless told to
+    from tests.fs_helpers import assert_same_tree, one_error_line, snapshot
+
+    before = snapshot(out)
+    assert quickstart.main(argv) == 2
+    one_error_line(capsys.readouterr().err, "--output_dir", "--overwrite_output_dir")
+    assert_same_tree(before, out)
+    assert quickstart.main(argv + ["--overwrite_output_dir"]) == 0
+
 
 def test_quickstart_translates_with_a_dictionary(tiny_bert_dir, tmp_path, capsys):
     dictionary = tmp_path / "en-de.txt"
