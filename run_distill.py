@@ -75,7 +75,7 @@ from trainers.distillation_trainer import (
     check_tokenizers,
     load_teacher,
 )
-from trainers.teacher_cache import add_teacher_logits
+from trainers.teacher_cache import add_ensemble_teacher_logits
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,14 @@ class DistillModelArguments:
         metadata={
             "help": "Student initialisation (paper: the same encoder the teacher started from, mBERT). Default: "
             f"the teacher config's `{BASE_MODEL_ATTRIBUTE}`; required when the teacher config lacks it."
+        },
+    )
+    teacher_ensemble: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "More teachers with the same labels and tokenizer (e.g. other seeds): the student distils the "
+            "mean of all the teachers' distributions. Needs --cache_teacher_probs.",
+            "nargs": "+",
         },
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where to cache models fetched from the Hub."})
@@ -262,6 +270,12 @@ def parse_arguments(
     except TypeError as exc:  # a config-file value of the wrong type
         raise ValueError(one_line(exc)) from None
     check_model_folder("--teacher_model_name_or_path", model_args.teacher_model_name_or_path)
+    for path in model_args.teacher_ensemble:
+        check_model_folder("--teacher_ensemble", path)
+    if model_args.teacher_ensemble and not data_args.cache_teacher_probs:
+        raise UsageError(
+            "--teacher_ensemble needs --cache_teacher_probs true (the members' outputs are averaged once)"
+        )
     if model_args.model_name_or_path:
         check_model_folder("--model_name_or_path", model_args.model_name_or_path)
     training_args.resume_from_checkpoint = check_output_dir(
@@ -271,6 +285,7 @@ def parse_arguments(
         inputs=[
             ("--teacher_model_name_or_path", model_args.teacher_model_name_or_path),
             ("--model_name_or_path", model_args.model_name_or_path),
+            *(("--teacher_ensemble", path) for path in model_args.teacher_ensemble),
         ],
     )
     return model_args, data_args, training_args
@@ -328,6 +343,16 @@ def prepare(
     except OSError as exc:
         path = model_args.teacher_model_name_or_path
         raise ValueError(f"cannot load the teacher {path}: {one_line(exc)}") from None
+    members = []
+    for path in model_args.teacher_ensemble:
+        try:
+            member = load_teacher(path, **hub)
+            member_tokenizer = AutoTokenizer.from_pretrained(path, **hub)
+        except OSError as exc:
+            raise ValueError(f"cannot load the teacher {path}: {one_line(exc)}") from None
+        check_label_maps(member.config, teacher.config)
+        check_tokenizers(member_tokenizer, teacher_tokenizer)
+        members.append(member)
     teacher_labels = [str(teacher.config.id2label[i]) for i in range(teacher.config.num_labels)]
     others = {f"test set {lang!r}": build_label_list(test) for lang, test in tests.items()}
     if dev is not None:
@@ -380,12 +405,12 @@ def prepare(
         dev_features = sort_for_inference(features(dev, True))
     tests = {lang: (test, sort_for_inference(features(test, False))) for lang, test in tests.items()}
     if data_args.cache_teacher_probs:
-        teacher.to(training_args.device)
-        batch = training_args.per_device_eval_batch_size
+        teachers = [teacher.to(training_args.device), *(m.to(training_args.device) for m in members)]
+        batch, device = training_args.per_device_eval_batch_size, training_args.device
         with training_args.main_process_first(desc="teacher cache"):
-            train_features = add_teacher_logits(train_features, teacher, tokenizer, batch, training_args.device)
+            train_features = add_ensemble_teacher_logits(train_features, teachers, tokenizer, batch, device)
             if dev_features is not None:
-                dev_features = add_teacher_logits(dev_features, teacher, tokenizer, batch, training_args.device)
+                dev_features = add_ensemble_teacher_logits(dev_features, teachers, tokenizer, batch, device)
     return Prepared(
         teacher,
         teacher_tokenizer,

@@ -97,4 +97,53 @@ def add_teacher_logits(
         teacher.train(was_training)
 
 
-__all__ = ["add_teacher_logits", "model_fingerprint", "teacher_logits"]
+def ensemble_log_probs(logits: list[np.ndarray]) -> np.ndarray:
+    """Log of the mean of the members' softmax distributions: the ensemble's "logits" (softmax gives the mean back).
+
+        log p̄ = log (1/J Σ_j softmax(s_j)),   computed as logsumexp_j(log_softmax(s_j)) − log J
+
+    Args:
+        logits: J arrays of shape `(K, C)`, one per teacher, over the same K words and C labels.
+
+    Returns:
+        A float32 array `(K, C)`; its softmax is the mean distribution, its argmax the ensemble's label.
+    """
+    stacked = torch.as_tensor(np.stack([np.asarray(x, dtype=np.float32) for x in logits]))
+    log_probs = torch.log_softmax(stacked, dim=-1)
+    return (torch.logsumexp(log_probs, dim=0) - np.log(len(logits))).numpy()
+
+
+def add_ensemble_teacher_logits(
+    dataset: Dataset,
+    teachers: list[torch.nn.Module],
+    tokenizer: PreTrainedTokenizerBase,
+    batch_size: int = 32,
+    device: str | torch.device | None = None,
+    column: str = TEACHER_LOGITS_COLUMN,
+) -> Dataset:
+    """`add_teacher_logits` for several teachers: the column holds `ensemble_log_probs` of their logits.
+
+    One teacher gives exactly `add_teacher_logits`. Each member's logits are cached (and reused) on their own.
+    """
+    if len(teachers) == 1:
+        return add_teacher_logits(dataset, teachers[0], tokenizer, batch_size, device, column)
+    names = [f"_{column}_member_{j}" for j in range(len(teachers))]
+    for name, teacher in zip(names, teachers):
+        dataset = add_teacher_logits(dataset, teacher, tokenizer, batch_size, device, name)
+
+    def combine(batch: dict[str, list[Any]]) -> dict[str, list[np.ndarray]]:
+        rows = zip(*(batch[name] for name in names))
+        return {column: [ensemble_log_probs([np.asarray(m, dtype=np.float32) for m in members]) for members in rows]}
+
+    features = dataset.features.copy()
+    features[column] = List(List(Value("float32")))
+    return dataset.map(combine, batched=True, features=features, desc="Averaging the teachers").remove_columns(names)
+
+
+__all__ = [
+    "add_ensemble_teacher_logits",
+    "add_teacher_logits",
+    "ensemble_log_probs",
+    "model_fingerprint",
+    "teacher_logits",
+]
