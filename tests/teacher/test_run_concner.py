@@ -174,3 +174,15 @@ def test_evaluation_stays_in_dataset_order_when_training_groups_by_length(synthe
     for cls in (ConCNERTrainer, DistillationTrainer):
         sampler = cls._get_eval_sampler(type("T", (), {"args": args})(), dataset)
         assert isinstance(sampler, SequentialSampler) and list(sampler) == [0, 1, 2, 3]
+
+
+def test_fused_adamw_trains_the_same_teacher(synthetic, tiny_bert_dir, tmp_path):
+    """`--optim adamw_torch_fused` (the fast CPU setting) is torch's AdamW update in one kernel: same weights."""
+    common = ["--variant", "concner", "--max_steps", "4", "--eval_strategy", "no", "--save_strategy", "no",
+              "--load_best_model_at_end", "false"]  # fmt: skip
+    for optim in ("adamw_torch", "adamw_torch_fused"):
+        run_concner.run(run_argv(synthetic, tiny_bert_dir, tmp_path / optim, *common, "--optim", optim))
+    a = load_file(tmp_path / "adamw_torch" / "model.safetensors")
+    b = load_file(tmp_path / "adamw_torch_fused" / "model.safetensors")
+    assert any(not torch.equal(a[k], load_file(tiny_bert_dir / "model.safetensors").get(k, a[k])) for k in a)
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
