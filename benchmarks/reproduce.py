@@ -179,15 +179,15 @@ PRESETS = {
 }
 
 
-def data_paths(benchmark: str, lang: str, test_dir: Path | None) -> dict[str, Path | None]:
+def data_paths(benchmark: str, lang: str, test_dir: Path | None, data_dir: Path = SHARED) -> dict[str, Path | None]:
     """Source train/dev, translation, unlabelled target text and (if present) the target test set."""
     if benchmark == "conll":
-        test = (test_dir / lang / "test.txt") if test_dir else SHARED / "conll" / lang / "test.txt"
+        test = (test_dir / lang / "test.txt") if test_dir else data_dir / "conll" / lang / "test.txt"
         return {
-            "train": SHARED / "conll" / "en" / "train.txt",
-            "dev": SHARED / "conll" / "en" / "dev.txt",
-            "translation": SHARED / "translate_train" / lang / "train.txt",
-            "unlabeled": SHARED / "conll" / lang / "train.txt",
+            "train": data_dir / "conll" / "en" / "train.txt",
+            "dev": data_dir / "conll" / "en" / "dev.txt",
+            "translation": data_dir / "translate_train" / lang / "train.txt",
+            "unlabeled": data_dir / "conll" / lang / "train.txt",
             "test": test if test.exists() else None,
         }
     raise SystemExit(f"error: unknown benchmark {benchmark!r}")
@@ -370,37 +370,122 @@ def mark_finished(d: Path, seconds: float) -> None:
     (d / "wall_seconds.txt").write_text(f"{seconds:.1f}\n")
 
 
-def run_all(p: Preset, out: Path, systems: list[str], test_dir: Path | None) -> None:
-    """Train every run the systems need that is not finished yet; `finished_records` reads the results."""
+@dataclass
+class PlannedRun:
+    """One run of the harness: what it trains, where, and the command that trains it."""
+
+    system: str
+    lang: str | None
+    size: int
+    seed: int
+    directory: Path
+    cmd: list[str]
+
+    @property
+    def role(self) -> str:
+        return "student" if self.system in STUDENTS else "teacher"
+
+
+def resolve_model(p: Preset, out: Path) -> str:
     model = ensure_smoke_model(out) if p.model == "smoke:tiny" else p.model
     if model.startswith("offline:"):
         from concner.encoders import resolve_model_name_or_path
 
-        model = resolve_model_name_or_path(model)
-    paths = {lang: data_paths(p.benchmark, lang, test_dir) for lang in p.languages}
+        model = str(resolve_model_name_or_path(model))
+    return model
+
+
+def plan_runs(
+    p: Preset, out: Path, systems: list[str], test_dir: Path | None, model: str, data_dir: Path = SHARED
+) -> list[PlannedRun]:
+    """Every run the systems need, in training order (a student after its teacher); finished ones included."""
+    paths = {lang: data_paths(p.benchmark, lang, test_dir, data_dir) for lang in p.languages}
     needed = set(systems) | {STUDENTS[s].teacher for s in systems if s in STUDENTS}
+    runs = []
     for size in p.sizes:
         for seed in p.seeds:
             for system in [s for s in TEACHERS if s in needed]:
-                langs = [None] if system in SOURCE_ONLY else p.languages
-                for lang in langs:
+                for lang in [None] if system in SOURCE_ONLY else p.languages:
                     d = run_dir(out, size, seed, system, lang)
-                    if not finished(d):
-                        start = time.time()
-                        cmd = teacher_cmd(p, model, system, lang, size, seed, d, paths) + restart_flags(d)
-                        run(cmd, d.with_suffix(".log"))
-                        mark_finished(d, time.time() - start)
+                    cmd = teacher_cmd(p, model, system, lang, size, seed, d, paths)
+                    runs.append(PlannedRun(system, lang, size, seed, d, cmd))
             for system in [s for s in STUDENTS if s in systems]:
                 student = STUDENTS[system]
-                teacher_system = student.teacher
                 for lang in p.languages:
-                    teacher = run_dir(out, size, seed, teacher_system, None if teacher_system in SOURCE_ONLY else lang)
+                    teacher_lang = None if student.teacher in SOURCE_ONLY else lang
+                    teacher = run_dir(out, size, seed, student.teacher, teacher_lang)
                     d = run_dir(out, size, seed, system, lang)
-                    if not finished(d):
-                        start = time.time()
-                        cmd = student_cmd(p, model, teacher, lang, seed, d, paths, student.init) + restart_flags(d)
-                        run(cmd, d.with_suffix(".log"))
-                        mark_finished(d, time.time() - start)
+                    cmd = student_cmd(p, model, teacher, lang, seed, d, paths, student.init)
+                    runs.append(PlannedRun(system, lang, size, seed, d, cmd))
+    return runs
+
+
+# Minutes per run on 2 CPU cores, measured (README "Speed"), used by --dry_run when no run of that kind has finished.
+DEFAULT_MINUTES = {"smoke": (0.2, 0.2), "cpu": (5.5, 6.5), "cpu_bf16": (3.5, 4.0), "paper": (30.0, 20.0)}
+
+
+def estimate_minutes(run: PlannedRun, out: Path, preset: str) -> float:
+    """Mean wall time of the finished runs of the same system under `out`, else the preset's typical figure."""
+    done = [
+        float((d / "wall_seconds.txt").read_text())
+        for d in out.glob(f"runs/*/*/{run.directory.parent.name}/*")
+        if finished(d)
+    ]
+    if done:
+        return statistics.mean(done) / 60
+    teacher, student = DEFAULT_MINUTES.get(preset, (10.0, 10.0))
+    return student if run.role == "student" else teacher
+
+
+def describe(run: PlannedRun) -> str:
+    return f"{run.system} {run.lang or 'src'} size {run.size} seed {run.seed}"
+
+
+def print_plan(runs: list[PlannedRun], out: Path, preset: str) -> float:
+    """Print the runs still to do with their estimated minutes; returns the total."""
+    todo = [r for r in runs if not finished(r.directory)]
+    total = 0.0
+    print(f"plan: {len(todo)} of {len(runs)} runs to train ({len(runs) - len(todo)} finished)")
+    for run in todo:
+        minutes = estimate_minutes(run, out, preset)
+        total += minutes
+        print(f"  {run.role:<7} {describe(run):<52} ~{minutes:5.1f} min")
+    print(f"estimated: {total:.0f} min ({total / 60:.1f} h) on this machine")
+    return total
+
+
+def run_all(
+    p: Preset, out: Path, systems: list[str], test_dir: Path | None, data_dir: Path = SHARED, preset: str = "cpu"
+) -> None:
+    """Train every run the systems need that is not finished yet; `finished_records` reads the results.
+
+    Prints a line as each run ends (system, language, seed, English dev and test F1, wall time) and the progress
+    over the runs to do (k of N, time left from the runs so far).
+    """
+    runs = plan_runs(p, out, systems, test_dir, resolve_model(p, out), data_dir)
+    todo = [r for r in runs if not finished(r.directory)]
+    started, spent = time.time(), []
+    for k, planned in enumerate(todo, 1):
+        start = time.time()
+        run(planned.cmd + restart_flags(planned.directory), planned.directory.with_suffix(".log"))
+        seconds = time.time() - start
+        mark_finished(planned.directory, seconds)
+        spent.append(seconds)
+        results = json.loads((planned.directory / "all_results.json").read_text())
+        tests = " ".join(
+            f"{k2[5:-3]} {100 * v:.1f}"
+            for k2, v in sorted(results.items())
+            if k2.startswith("test_") and k2.count("_") == 2
+        )
+        dev = results.get("eval_f1")
+        left = statistics.mean(spent) * (len(todo) - k) / 60
+        print(
+            f"[{k}/{len(todo)}] {describe(planned)}: en dev {100 * dev:.1f} | test {tests or '-'} | {seconds:.0f} s"
+            f" | {(time.time() - started) / 60:.0f} min so far, ~{left:.0f} min left"
+            if dev is not None
+            else f"[{k}/{len(todo)}] {describe(planned)}: {seconds:.0f} s, ~{left:.0f} min left",
+            flush=True,
+        )
 
 
 def finished_records(p: Preset, out: Path) -> list[dict]:
@@ -580,7 +665,7 @@ def plot_f1(records: list[dict], out: Path) -> Path:
     return path
 
 
-def representation_analysis(p: Preset, out: Path, n_sentences: int = 200) -> dict:
+def representation_analysis(p: Preset, out: Path, n_sentences: int = 200, data_dir: Path = SHARED) -> dict:
     """Retrieval accuracy D_SRC ↔ D_TGT and a token t-SNE for the En and the ConCNER teacher (first language)."""
     import torch
     from analysis import encode, retrieval_accuracy, tsne_plot
@@ -590,7 +675,7 @@ def representation_analysis(p: Preset, out: Path, n_sentences: int = 200) -> dic
     from concner.data import load_ner_dataset, pair_translations, sample_source
 
     lang = p.languages[0]
-    paths = data_paths(p.benchmark, lang, None)
+    paths = data_paths(p.benchmark, lang, None, data_dir)
     size, seed = p.sizes[0], p.seeds[0]
     source = sample_source(load_ner_dataset(str(paths["train"])), size, seed)
     source, translation, _ = pair_translations(source, load_ner_dataset(str(paths["translation"])))
@@ -619,6 +704,14 @@ def representation_analysis(p: Preset, out: Path, n_sentences: int = 200) -> dic
     return result
 
 
+def missing_packages(analysis: bool) -> list[str]:
+    """The optional packages (the `bench` extra) this invocation will import and cannot find, checked up front."""
+    import importlib.util
+
+    needed = ["matplotlib"] + (["sklearn"] if analysis else [])
+    return [name for name in needed if importlib.util.find_spec(name) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), required=True)
@@ -635,7 +728,19 @@ def main(argv: list[str] | None = None) -> int:
         help="folder with <lang>/test.txt files to score (e.g. the held-out German test set)",
     )
     parser.add_argument("--no_analysis", action="store_true", help="skip t-SNE and retrieval")
+    parser.add_argument("--data_dir", type=Path, default=SHARED, help=f"the corpora (default: {SHARED})")
+    parser.add_argument("--dry_run", action="store_true", help="print the runs to train and their estimated time")
     args = parser.parse_args(argv)
+    missing = missing_packages(analysis=not args.no_analysis and not args.dry_run)
+    if missing:
+        print(f"error: the harness needs {', '.join(missing)}: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    if not (args.data_dir / "conll").is_dir():
+        print(
+            f"error: --data_dir {args.data_dir}: no conll/ folder there (see ../shared/data/README.md)",
+            file=sys.stderr,
+        )
+        return 2
     p = PRESETS[args.preset]
     p = replace(
         p,
@@ -645,10 +750,15 @@ def main(argv: list[str] | None = None) -> int:
         model=args.model or p.model,
     )
     out = args.output_dir or REPO / "benchmarks" / "results" / args.preset
-    out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     start = time.time()
-    run_all(p, out, args.systems, args.test_dir)
+    if args.dry_run:
+        runs = plan_runs(p, out, args.systems, args.test_dir, p.model, args.data_dir)
+        print_plan(runs, out, args.preset)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    print_plan(plan_runs(p, out, args.systems, args.test_dir, p.model, args.data_dir), out, args.preset)
+    run_all(p, out, args.systems, args.test_dir, args.data_dir, args.preset)
     records = finished_records(p, out)
     summary = {
         "preset": args.preset,
@@ -657,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds_this_invocation": round(time.time() - start, 1),
     }
     if not args.no_analysis and {"En", "En+Trans+LCL+TCL"} <= set(args.systems):
-        summary["representations"] = representation_analysis(p, out)
+        summary["representations"] = representation_analysis(p, out, data_dir=args.data_dir)
     (out / "results.json").write_text(json.dumps(summary, indent=2))
     tables = write_tables(records, p, out)
     plot_f1(records, out)

@@ -185,3 +185,30 @@ def test_f1_bars_count_a_zero_score_and_skip_a_missing_one():
     bars = reproduce.f1_bars(records, ["En"], ["es", "nl"])
     assert bars["En"][0] == (0.0, 0.0)
     assert bars["En"][1][0] == pytest.approx(15.0) and bars["En"][1][1] == pytest.approx(21.2132, abs=1e-3)
+
+
+def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, fake_runs, capsys):
+    (tmp_path / "data" / "conll").mkdir(parents=True)
+    argv = ["--preset", "cpu", "--languages", "es", "nl", "--systems", "En", "ConCNER", "--output_dir",
+            str(tmp_path / "out"), "--data_dir", str(tmp_path / "data"), "--dry_run"]  # fmt: skip
+    assert reproduce.main(argv) == 0
+    printed = capsys.readouterr().out
+    # En once for both languages, the ConCNER teacher per language, the ConCNER student per language
+    assert "plan: 5 of 5 runs to train" in printed and "estimated:" in printed
+    assert fake_runs == [] and not (tmp_path / "out").exists()
+
+
+def test_each_finished_run_prints_a_progress_line(tmp_path, fake_runs, capsys):
+    p = replace(_preset(tmp_path), languages=["es"])
+    reproduce.run_all(p, tmp_path / "out", ["En", "ConCNER"], tmp_path / "tests")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert len(lines) == 3 and lines[0].startswith("[1/3] En src size 500 seed 1: en dev 50.0 | test es 20.0 |")
+    assert lines[-1].startswith("[3/3] ConCNER es") and "min left" in lines[-1]
+
+
+def test_a_missing_optional_package_is_one_line_before_any_run(tmp_path, fake_runs, capsys, monkeypatch):
+    monkeypatch.setattr(reproduce, "missing_packages", lambda analysis: ["matplotlib"])
+    assert reproduce.main(["--preset", "cpu", "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "matplotlib" in err[0] and ".[bench]" in err[0]
+    assert fake_runs == []
