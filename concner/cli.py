@@ -15,17 +15,14 @@ import os
 import re
 from collections.abc import Iterable
 
+from concner.messages import one_line
+
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-\d+$")
 RESUME_LATEST = ("true", "latest")
 
 
 class UsageError(Exception):
     """A bad command line, configuration or combination of inputs (one `error:` line, exit status 2)."""
-
-
-def one_line(exc: BaseException | str) -> str:
-    """The message of `exc` with every run of whitespace (newlines included) collapsed to one space."""
-    return " ".join(str(exc).split())
 
 
 def accelerator_available() -> bool:

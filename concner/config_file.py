@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any
 
+from concner.messages import one_line
+
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 
@@ -30,7 +32,7 @@ def load_config_file(path: str, error: type[Exception] = ValueError) -> dict[str
             try:
                 config = yaml.safe_load(handle)
             except yaml.YAMLError as exc:
-                raise error(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+                raise error(f"{path}: invalid YAML: {one_line(exc)}") from None
     if not isinstance(config, dict):
         raise error(f"{path}: expected a mapping of option names to values")
     if isinstance(config.get("test_files"), dict):

@@ -21,7 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from concner.data.errors import DataError
+from concner.data.errors import DataError, one_line
 from concner.io_utils import atomic_folder
 
 # ConCNER-only config keys: the loss weights/temperatures and the custom-code mapping.
@@ -217,7 +217,7 @@ def export_plain_bert(src: str | os.PathLike, dst: str | os.PathLike, overwrite:
     try:
         model, info = BertForTokenClassification.from_pretrained(src, config=config, output_loading_info=True)
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot load the weights: {' '.join(str(exc).split())}", src) from None
+        raise DataError(f"cannot load the weights: {one_line(exc)}", src) from None
     if info.get("missing_keys") or info.get("mismatched_keys"):
         problems = list(info.get("missing_keys") or []) + [str(k) for k in info.get("mismatched_keys") or []]
         raise DataError(f"weights do not fit BertForTokenClassification: {', '.join(problems[:5])}", src)
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(f"plain BertForTokenClassification written to {path}")
     return 0

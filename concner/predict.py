@@ -24,17 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from concner.data.errors import DataError
+from concner.cli import UsageError
+from concner.data.errors import DataError, one_line
 from concner.io_utils import OutputPathError, atomic_write, check_output_file
 
 INPUT_FORMATS = ("auto", "conll", "jsonl", "text")
 OUTPUT_FORMATS = ("auto", "conll", "jsonl")
 # A Hub model id (`name` or `namespace/name`); anything else is taken as a local folder.
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
-
-
-class UsageError(Exception):
-    """A bad command-line argument or model folder (reported as one `error:` line, exit status 2)."""
 
 
 @dataclass
@@ -140,7 +137,7 @@ def load_model(model_name_or_path: str, device: str | None = None) -> tuple[Any,
         model = AutoModelForTokenClassification.from_pretrained(model_name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot load the model {model_name_or_path}: {' '.join(str(exc).split())}") from None
+        raise UsageError(f"cannot load the model {model_name_or_path}: {one_line(exc)}") from None
     if not getattr(tokenizer, "is_fast", False):
         raise UsageError(f"{model_name_or_path}: a fast tokenizer (tokenizer.json) is needed")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -325,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(argv)
     except (UsageError, DataError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     return 0
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["DataError"]
+from concner.messages import one_line
+
+__all__ = ["DataError", "one_line"]
 
 
 class DataError(Exception):
@@ -21,7 +23,7 @@ class DataError(Exception):
     """
 
     def __init__(self, message: str, file: str | os.PathLike | None = None, line: int | None = None) -> None:
-        self.message = " ".join(str(message).split())
+        self.message = one_line(message)
         self.file = os.fspath(file) if file is not None else None
         self.line = line
         super().__init__(self.message, self.file, self.line)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DataError
+from .errors import DataError, one_line
 
 __all__ = [
     "ParsedFile",
@@ -115,7 +115,7 @@ def read_text(path: str | os.PathLike) -> str:
     except IsADirectoryError:
         raise DataError("is a directory, not a file", name) from None
     except OSError as exc:
-        detail = exc.strerror or " ".join(str(exc).split()) or "unknown error"
+        detail = exc.strerror or one_line(exc) or "unknown error"
         raise DataError(f"cannot read the file ({type(exc).__name__}: {detail})", name) from None
     return _unix_line_ends(decode_utf8(data, name))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
-from .errors import DataError
+from .errors import DataError, one_line
 from .labels import SCHEMES, detect_scheme, is_valid_tag, scheme_prefixes, to_iob2
 from .parsing import (
     ParsedFile,
@@ -50,7 +50,7 @@ def _path_kind(path: Path, name: str) -> str:
             return "file"
         exists = path.exists()
     except OSError as exc:  # e.g. PermissionError on a folder above it
-        detail = exc.strerror or " ".join(str(exc).split())
+        detail = exc.strerror or one_line(exc)
         raise DataError(f"cannot access the path ({type(exc).__name__}: {detail})", name) from None
     if exists:
         raise DataError("not a regular file or a directory", name)
@@ -61,7 +61,7 @@ def _load_from_disk(path: Path, name: str) -> Dataset | DatasetDict:
     try:
         return datasets.load_from_disk(os.fspath(path))
     except Exception as exc:
-        detail = " ".join(str(exc).split())
+        detail = one_line(exc)
         raise DataError(f"is a directory but not a dataset saved with save_to_disk ({detail})", name) from None
 
 
@@ -189,7 +189,7 @@ def _load_hub(spec: str, config_name: str | None, split: str) -> Dataset:
     try:
         return datasets.load_dataset(spec, config_name, split=split)
     except Exception as exc:  # offline, unknown name, missing config: all reported as one line
-        detail = " ".join(str(exc).split())[:300]
+        detail = one_line(exc)[:300]
         raise DataError(
             f"not a local file or directory, and loading it from the Hub failed: {type(exc).__name__}: {detail}", spec
         ) from None
@@ -210,7 +210,7 @@ def _parse_file(
         try:
             table = pq.read_table(name)
         except Exception as exc:
-            raise DataError(f"cannot read Parquet: {' '.join(str(exc).split())}", name) from None
+            raise DataError(f"cannot read Parquet: {one_line(exc)}", name) from None
         return _parsed_from_arrow(Dataset(table), name, labels, labelled)
     text = read_text(path)
     if suffix == ".jsonl":

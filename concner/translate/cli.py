@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from concner.data.errors import DataError
+from concner.data.errors import DataError, one_line
 from concner.io_utils import check_output_file
 
 BACKENDS = ("aligned", "seq2seq", "lexicon")
@@ -172,9 +172,7 @@ def _run_seq2seq(args: TranslateArguments, subset) -> tuple[list, dict[str, Any]
             device=args.device,
         )
     except OSError as exc:  # unknown model name offline, missing files
-        raise DataError(
-            f"cannot load the translation model: {' '.join(str(exc).split())[:300]}", args.model_name_or_path
-        ) from None
+        raise DataError(f"cannot load the translation model: {one_line(exc)[:300]}", args.model_name_or_path) from None
     pairs = translate_with_markers(
         subset["id"], subset["tokens"], subset["ner_tags"], translate, fuzzy_threshold=args.fuzzy_threshold
     )
@@ -276,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         args = _parse_args(argv)
         report = run(args)
     except (DataError, ValueError) as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(format_summary(report))
     if output_format(args.output_file) == "conll" and report["output_ids"] != [
