@@ -183,7 +183,7 @@ def student_name_or_path(model_args: DistillModelArguments, teacher_config: Any)
     base = getattr(teacher_config, BASE_MODEL_ATTRIBUTE, None)
     if base:
         return str(base)
-    raise ValueError(
+    raise UsageError(
         f"the teacher config has no `{BASE_MODEL_ATTRIBUTE}`, so the encoder it was trained from is unknown; "
         f"pass --model_name_or_path (the paper uses {PAPER_ENCODER})"
     )
@@ -236,7 +236,7 @@ def load_unlabelled(data_args: DistillDataArguments, seed: int) -> datasets.Data
 
 class _Parser(HfArgumentParser):
     def error(self, message: str) -> None:  # one line and exit 2, instead of argparse's usage block
-        raise ValueError(message)
+        raise UsageError(message)
 
 
 def parse_arguments(
@@ -247,7 +247,7 @@ def parse_arguments(
     A first argument ending in `.json`/`.yaml`/`.yml` is a config file; options after it override its values.
 
     Raises:
-        ValueError: unknown option, bad value, missing config file, inconsistent settings.
+        UsageError: unknown option, bad value, missing config file, inconsistent settings.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _Parser((DistillModelArguments, DistillDataArguments, DistillationArguments))
@@ -257,18 +257,18 @@ def parse_arguments(
         parser.set_defaults(use_cpu=True)  # `--bf16` then means CPU autocast, as in run_concner.py
     if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
         path = argv.pop(0)
-        config = load_config_file(path, ValueError)
+        config = load_config_file(path, UsageError)
         unknown = sorted(set(config) - {action.dest for action in parser._actions})
         if unknown:
-            raise ValueError(f"{path}: unknown option(s) {', '.join(unknown)}")
+            raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
         parser.set_defaults(**config)
         for action in parser._actions:
             if action.dest in config:
                 action.required = False
     try:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    except TypeError as exc:  # a config-file value of the wrong type
-        raise ValueError(one_line(exc)) from None
+    except (TypeError, ValueError) as exc:  # argument validation; a config-file value of the wrong type
+        raise UsageError(one_line(exc)) from None
     check_model_folder("--teacher_model_name_or_path", model_args.teacher_model_name_or_path)
     for path in model_args.teacher_ensemble:
         check_model_folder("--teacher_ensemble", path)
@@ -342,14 +342,14 @@ def prepare(
         teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_model_name_or_path, **hub)
     except OSError as exc:
         path = model_args.teacher_model_name_or_path
-        raise ValueError(f"cannot load the teacher {path}: {one_line(exc)}") from None
+        raise UsageError(f"cannot load the teacher {path}: {one_line(exc)}") from None
     members = []
     for path in model_args.teacher_ensemble:
         try:
             member = load_teacher(path, **hub)
             member_tokenizer = AutoTokenizer.from_pretrained(path, **hub)
         except OSError as exc:
-            raise ValueError(f"cannot load the teacher {path}: {one_line(exc)}") from None
+            raise UsageError(f"cannot load the teacher {path}: {one_line(exc)}") from None
         check_label_maps(member.config, teacher.config)
         check_tokenizers(member_tokenizer, teacher_tokenizer)
         members.append(member)
@@ -370,7 +370,7 @@ def prepare(
     try:
         student_config = AutoConfig.from_pretrained(student_path, **hub)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot load the student {student_path}: {one_line(exc)}") from None
+        raise UsageError(f"cannot load the student {student_path}: {one_line(exc)}") from None
     check_max_seq_length(data_args.max_seq_length, student_config, str(student_path))
     if not training_args.do_train and trained_labels(student_config) != teacher_labels:
         raise UsageError(
@@ -380,13 +380,13 @@ def prepare(
     try:
         tokenizer = AutoTokenizer.from_pretrained(student_path, **hub)
     except OSError as exc:
-        raise ValueError(f"cannot load the student tokenizer {student_path}: {one_line(exc)}") from None
+        raise UsageError(f"cannot load the student tokenizer {student_path}: {one_line(exc)}") from None
     check_tokenizers(tokenizer, teacher_tokenizer)
     set_seed(training_args.seed)
     try:
         student = load_student(student_path, teacher.config, attention, **hub)
     except OSError as exc:
-        raise ValueError(f"cannot load the student {student_path}: {one_line(exc)}") from None
+        raise UsageError(f"cannot load the student {student_path}: {one_line(exc)}") from None
     label2id = {v: k for k, v in student.config.id2label.items()}
 
     def features(dataset: datasets.Dataset, with_labels: bool) -> datasets.Dataset:
@@ -518,27 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model_args, data_args, training_args = parse_arguments(argv)
         run(model_args, data_args, training_args)
-    except (DataError, IncompatibleModelsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (UsageError, ValueError) as exc:
-        if _raised_while_training(exc):
-            raise
+    except (UsageError, DataError, IncompatibleModelsError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
     finally:
         destroy_process_group()
     return 0
-
-
-def _raised_while_training(exc: BaseException) -> bool:
-    """A ValueError from inside `Trainer.train`/`evaluate` is a bug to show in full, not bad input."""
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name in ("_inner_training_loop", "evaluation_loop"):
-            return True
-        tb = tb.tb_next
-    return False
 
 
 if __name__ == "__main__":

@@ -21,8 +21,13 @@ CHECKPOINT_PATTERN = re.compile(r"^checkpoint-\d+$")
 RESUME_LATEST = ("true", "latest")
 
 
-class UsageError(Exception):
-    """A bad command line, configuration or combination of inputs (one `error:` line, exit status 2)."""
+class UsageError(ValueError):
+    """A bad command line, configuration or combination of inputs (one `error:` line, exit status 2).
+
+    A `ValueError`, so code that validates values (argument dataclasses, `TrainingArguments`) and callers that catch
+    `ValueError` keep working; the scripts turn only this class (and `DataError`) into an error line, never a
+    `ValueError` from inside training, which is a bug to show in full.
+    """
 
 
 def accelerator_available() -> bool:
