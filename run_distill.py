@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import datasets
+import torch
 import transformers
 from transformers import (
     AutoConfig,
@@ -407,10 +408,16 @@ def prepare(
     if data_args.cache_teacher_probs:
         teachers = [teacher.to(training_args.device), *(m.to(training_args.device) for m in members)]
         batch, device = training_args.per_device_eval_batch_size, training_args.device
+        # under --bf16 the cached teacher runs in bf16 autocast, as the on-the-fly teacher does in the trainer
+        dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else None
         with training_args.main_process_first(desc="teacher cache"):
-            train_features = add_ensemble_teacher_logits(train_features, teachers, tokenizer, batch, device)
+            train_features = add_ensemble_teacher_logits(
+                train_features, teachers, tokenizer, batch, device, autocast_dtype=dtype
+            )
             if dev_features is not None:
-                dev_features = add_ensemble_teacher_logits(dev_features, teachers, tokenizer, batch, device)
+                dev_features = add_ensemble_teacher_logits(
+                    dev_features, teachers, tokenizer, batch, device, autocast_dtype=dtype
+                )
     return Prepared(
         teacher,
         teacher_tokenizer,

@@ -49,6 +49,7 @@ def add_teacher_logits(
     batch_size: int = 32,
     device: str | torch.device | None = None,
     column: str = TEACHER_LOGITS_COLUMN,
+    autocast_dtype: torch.dtype | None = None,
 ) -> Dataset:
     """Add the teacher's first-sub-word logits to tokenised features, as an Arrow column.
 
@@ -59,6 +60,8 @@ def add_teacher_logits(
         batch_size: rows per teacher forward pass.
         device: where to run the teacher; defaults to the device of its parameters.
         column: name of the new column.
+        autocast_dtype: run the teacher under autocast in this dtype (`torch.bfloat16` under `--bf16`, as the
+            on-the-fly teacher runs in the trainer); `None`: in its own precision. Part of the cache key.
 
     Returns:
         `dataset` with `column` of type `list<list<float32>>`: row `r` holds `(K_r, C)` logits, `K_r` the number of
@@ -75,13 +78,15 @@ def add_teacher_logits(
     def compute(batch: dict[str, list[Any]]) -> dict[str, list[np.ndarray]]:
         rows = [dict(zip(keep, values)) for values in zip(*(batch[c] for c in keep))]
         inputs = {k: v.to(device) for k, v in collator(rows).items()}
-        logits = teacher_logits(teacher, inputs).cpu()
+        with torch.autocast(torch.device(device).type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            logits = teacher_logits(teacher, inputs).cpu()
         positions = inputs["word_index"].cpu() >= 0
         return {column: [logits[b][positions[b]].numpy() for b in range(len(rows))]}
 
     features = dataset.features.copy()
     features[column] = List(List(Value("float32")))
-    fingerprint = Hasher.hash([dataset._fingerprint, model_fingerprint(teacher), column, "teacher-logits-v1"])
+    key = [dataset._fingerprint, model_fingerprint(teacher), column, "teacher-logits-v1"]
+    fingerprint = Hasher.hash(key + ([str(autocast_dtype)] if autocast_dtype is not None else []))
     was_training = teacher.training
     teacher.eval()
     try:
@@ -120,16 +125,17 @@ def add_ensemble_teacher_logits(
     batch_size: int = 32,
     device: str | torch.device | None = None,
     column: str = TEACHER_LOGITS_COLUMN,
+    autocast_dtype: torch.dtype | None = None,
 ) -> Dataset:
     """`add_teacher_logits` for several teachers: the column holds `ensemble_log_probs` of their logits.
 
     One teacher gives exactly `add_teacher_logits`. Each member's logits are cached (and reused) on their own.
     """
     if len(teachers) == 1:
-        return add_teacher_logits(dataset, teachers[0], tokenizer, batch_size, device, column)
+        return add_teacher_logits(dataset, teachers[0], tokenizer, batch_size, device, column, autocast_dtype)
     names = [f"_{column}_member_{j}" for j in range(len(teachers))]
     for name, teacher in zip(names, teachers):
-        dataset = add_teacher_logits(dataset, teacher, tokenizer, batch_size, device, name)
+        dataset = add_teacher_logits(dataset, teacher, tokenizer, batch_size, device, name, autocast_dtype)
 
     def combine(batch: dict[str, list[Any]]) -> dict[str, list[np.ndarray]]:
         rows = zip(*(batch[name] for name in names))

@@ -62,3 +62,16 @@ def test_cli_distils_an_ensemble_and_refuses_mismatches(tmp_path, files, bert_te
     without_cache = argv + ["--cache_teacher_probs", "false", "--output_dir", str(tmp_path / "x")]
     assert run_distill.main(without_cache) == 2
     assert "--teacher_ensemble needs --cache_teacher_probs" in capsys.readouterr().err
+
+
+def test_bf16_cache_is_close_to_fp32_and_cached_apart(tiny_tokenizer, unlabelled):
+    """Under `--bf16` the cached teacher runs in bf16 autocast (as on the fly); its own cache key, close values."""
+    import torch
+
+    teacher = make_teacher(len(tiny_tokenizer), seed=1)
+    fp32 = add_teacher_logits(unlabelled, teacher, tiny_tokenizer, batch_size=4)
+    bf16 = add_teacher_logits(unlabelled, teacher, tiny_tokenizer, batch_size=4, autocast_dtype=torch.bfloat16)
+    assert fp32._fingerprint != bf16._fingerprint
+    a = np.concatenate([np.asarray(r, dtype=np.float32).reshape(-1) for r in fp32["teacher_logits"]])
+    b = np.concatenate([np.asarray(r, dtype=np.float32).reshape(-1) for r in bf16["teacher_logits"]])
+    assert not np.array_equal(a, b) and np.allclose(a, b, atol=0.1, rtol=0.05)
