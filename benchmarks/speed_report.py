@@ -13,9 +13,9 @@
 
     python benchmarks/speed_report.py --whole_runs /tmp/speed_runs   # whole runs only, fp32 vs bf16 (~20 min)
 
-6. whole cpu-preset runs, the fast setting (`cpu_bf16`: bf16 autocast, eager attention, fused AdamW) vs today's
-   fp32 (`cpu`): a `concner` teacher on 500 pairs and a teacher-initialised student on 2,000 unlabelled sentences
-   (wall time, command to exit)
+6. whole cpu-preset runs, the fast setting (`cpu`: bf16 autocast, eager attention, fused AdamW) vs the fp32
+   setting before it (`cpu_fp32`): a `concner` teacher on 500 pairs and a teacher-initialised student on 2,000
+   unlabelled sentences (wall time, command to exit)
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def evaluation_order(model_name: str, rounds: int, batch_size: int = 64, max_seq
 
 
 def whole_runs(lang: str, seed: int, work: Path) -> dict:
-    """Wall time of whole runs, fp32 (the `cpu` preset) against the fast setting (`cpu_bf16`), interleaved.
+    """Wall time of whole runs, fp32 (the `cpu_fp32` preset) against the fast setting (the `cpu` preset), interleaved.
 
     Order: teacher fp32, teacher bf16, student bf16, student fp32 (an A-B-B-A pattern, so a slow drift of the
     machine's speed does not favour one precision). Both students distil the fp32 teacher on the same 2,000
@@ -158,7 +158,7 @@ def whole_runs(lang: str, seed: int, work: Path) -> dict:
 
     model = str(resolve_model_name_or_path("offline:e5-small"))
     paths = {lang: reproduce.data_paths("conll", lang, None)}
-    presets = {"fp32": reproduce.PRESETS["cpu"], "bf16": reproduce.PRESETS["cpu_bf16"]}
+    presets = {"fp32": reproduce.PRESETS["cpu_fp32"], "bf16": reproduce.PRESETS["cpu"]}
     presets = {k: replace(v, languages=[lang]) for k, v in presets.items()}
     results: dict[str, dict] = {}
 
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="WORK_DIR",
-        help="only time whole runs, the `cpu` preset (fp32) vs `cpu_bf16` (bf16, eager attention, fused AdamW): a "
+        help="only time whole runs, `cpu_fp32` vs the `cpu` preset (bf16, eager attention, fused AdamW): a "
         "concner teacher on 500 pairs, a student on 2,000 sentences; about 20 minutes on 2 cores",
     )
     parser.add_argument("--lang", default="es", help="target language of --whole_runs")
