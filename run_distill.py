@@ -7,10 +7,13 @@ with its tokenizer, so `pipeline("ner", model=folder)` needs no remote code. Tar
 `--test_files lang=path ...` are scored after training (`test_<lang>_f1` etc. in `all_results.json`).
 
 Full ConCNER = distil from the contrastive teacher of `run_concner.py`; the TSL baseline (En-KD) = distil from a
-teacher trained with cross-entropy on the source data only. Both are this one script:
+teacher trained with cross-entropy on the source data only. Both are this one script. By default the student starts
+from its teacher's weights and trains at the transformers default learning rate, 5e-5 (README "The shipped
+student"); `--teacher_ensemble` adds teachers of other seeds to the target. `--student_init encoder` is the paper's
+recipe, a student initialised from the encoder (mBERT):
 
     concner-distill --teacher_model_name_or_path outputs/teacher-concner \\
-        --model_name_or_path google-bert/bert-base-multilingual-cased \\
+        --teacher_ensemble outputs/teacher-concner-seed2 outputs/teacher-concner-seed3 --cache_teacher_probs \\
         --unlabeled_file data/de/train.txt --validation_file data/en/dev.txt --test_files de=data/de/test.txt \\
         --do_train --eval_strategy steps --eval_steps 100 --save_steps 100 --load_best_model_at_end \\
         --metric_for_best_model f1 --output_dir outputs/student-de
@@ -82,6 +85,7 @@ logger = logging.getLogger(__name__)
 
 BASE_MODEL_ATTRIBUTE = "base_model_name_or_path"
 PAPER_ENCODER = "google-bert/bert-base-multilingual-cased"
+STUDENT_INITS = ("teacher", "encoder")
 
 
 @dataclass
@@ -91,11 +95,20 @@ class DistillModelArguments:
     teacher_model_name_or_path: str = field(
         metadata={"help": "Teacher folder or Hub id: a ConCNER teacher (run_concner.py) or any token classifier."}
     )
+    student_init: str = field(
+        default="teacher",
+        metadata={
+            "help": "Where the student starts when --model_name_or_path is not given: 'teacher' (default: the "
+            "teacher's own weights, README 'The shipped student') or 'encoder' (the paper's recipe: the encoder the "
+            f"teacher was trained from, its config's `{BASE_MODEL_ATTRIBUTE}`).",
+            "choices": STUDENT_INITS,
+        },
+    )
     model_name_or_path: str | None = field(
         default=None,
         metadata={
-            "help": "Student initialisation (paper: the same encoder the teacher started from, mBERT). Default: "
-            f"the teacher config's `{BASE_MODEL_ATTRIBUTE}`; required when the teacher config lacks it."
+            "help": "Student initialisation, overriding --student_init: a folder or Hub id (the paper: mBERT, the "
+            "encoder the teacher started from)."
         },
     )
     teacher_ensemble: list[str] = field(
@@ -178,15 +191,18 @@ def parse_test_files(specs: list[str]) -> dict[str, str]:
 
 
 def student_name_or_path(model_args: DistillModelArguments, teacher_config: Any) -> str:
-    """The student's initialisation: `--model_name_or_path`, else the encoder the teacher was trained from."""
+    """The student's initialisation: `--model_name_or_path`; else the teacher itself (`--student_init teacher`, the
+    default) or the encoder the teacher was trained from (`--student_init encoder`, the paper's recipe)."""
     if model_args.model_name_or_path:
         return model_args.model_name_or_path
+    if model_args.student_init == "teacher":
+        return model_args.teacher_model_name_or_path
     base = getattr(teacher_config, BASE_MODEL_ATTRIBUTE, None)
     if base:
         return str(base)
     raise UsageError(
-        f"the teacher config has no `{BASE_MODEL_ATTRIBUTE}`, so the encoder it was trained from is unknown; "
-        f"pass --model_name_or_path (the paper uses {PAPER_ENCODER})"
+        f"--student_init encoder: the teacher config has no `{BASE_MODEL_ATTRIBUTE}`, so the encoder it was trained "
+        f"from is unknown; pass --model_name_or_path (the paper uses {PAPER_ENCODER})"
     )
 
 

@@ -1,6 +1,6 @@
 """Why a student does (not) beat its teacher, measured on D_U itself: no test labels are read.
 
-    python benchmarks/diagnose_student.py --teacher RUN/En_Trans_LCL_TCL/es --student RUN/ConCNER_teacher-init/es \\
+    python benchmarks/diagnose_student.py --teacher RUN/En_Trans_LCL_TCL/es --student RUN/ConCNER/es \\
         --unlabeled_file ../shared/data/conll/es/train.txt --unlabeled_max_samples 2000 --seed 1
 
 On the same D_U sample that `run_distill.py` draws (`--unlabeled_max_samples`, `--seed`), at first sub-words:

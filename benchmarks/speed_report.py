@@ -146,9 +146,9 @@ def whole_runs(lang: str, seed: int, work: Path) -> dict:
 
     Order: teacher fp32, teacher bf16, student bf16, student fp32 (an A-B-B-A pattern, so a slow drift of the
     machine's speed does not favour one precision). Both students distil the fp32 teacher on the same 2,000
-    unlabelled sentences and start from it (the benchmark's `ConCNER:teacher-init` system), so they differ only in
-    precision. The teacher is the `concner` variant on 500 CoNLL-en pairs. Each run is the reproduction harness's own
-    command (`reproduce.teacher_cmd` / `student_cmd`).
+    unlabelled sentences and start from it (the benchmark's `ConCNER` student without the other seeds' teachers), so
+    they differ only in precision. The teacher is the `concner` variant on 500 CoNLL-en pairs. Each run is the
+    reproduction harness's own command (`reproduce.teacher_cmd` / `student_cmd`).
     """
     import subprocess
 

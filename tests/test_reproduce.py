@@ -57,20 +57,38 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
     records = reproduce.finished_records(p, tmp_path / "out")
     teachers = [c for c in fake_runs if c[1] == "run_concner.py"]
     students = [c for c in fake_runs if c[1] == "run_distill.py"]
-    # En and En+LCL train once for all languages; the five others once per language; four students per language
-    assert len(teachers) == 2 + 5 * 3 and len(students) == 4 * 3
+    # En and En+LCL train once for all languages, the five others once per language; the ensemble students also need
+    # the En and En+Trans+LCL+TCL teachers of seeds 2 and 3; four students per language
+    assert len(teachers) == 2 + 5 * 3 + 2 * (1 + 3) and len(students) == 4 * 3
+    extra = [c for c in teachers if _arg(c, "--seed") != "1"]
+    assert sorted({_arg(c, "--variant") for c in extra}) == ["concner", "en"]
+    assert fake_runs.index(max(teachers, key=fake_runs.index)) < fake_runs.index(students[0])  # teachers first
     source_only = [c for c in teachers if "--translation_file" not in c]
-    assert sorted(_arg(c, "--variant") for c in source_only) == ["en", "en_lcl"]
+    assert sorted(_arg(c, "--variant") for c in source_only) == ["en", "en", "en", "en_lcl"]
     assert all(_arg(c, "--test_files") == f"es={tmp_path}/tests/es/test.txt" for c in source_only)
     # the students distil from the right teachers
     assert all("--do_train" in c and _arg(c, "--cache_teacher_probs") == "true" for c in students)
     kd = {Path(_arg(c, "--output_dir")).parent.name: _arg(c, "--teacher_model_name_or_path") for c in students}
-    assert kd["En-KD"].endswith("En/src") and kd["ConCNER"].endswith("En_Trans_LCL_TCL/nl")
-    assert kd["En-KD_teacher-init"] == kd["En-KD"] and kd["ConCNER_teacher-init"] == kd["ConCNER"]
-    # the paper's students start from the encoder, the teacher-init ones from the weights they distil
+    assert kd["En-KD"].endswith("1/En/src") and kd["ConCNER"].endswith("1/En_Trans_LCL_TCL/nl")
+    assert kd["En-KD_paper"] == kd["En-KD"] and kd["ConCNER_paper"] == kd["ConCNER"]
+    # the shipped students start from the weights they distil at 5e-5 and add the seed-2 and -3 teachers to the
+    # target; the paper's start from the encoder at the preset's rate, with one teacher
     init = {Path(_arg(c, "--output_dir")).parent.name: _arg(c, "--model_name_or_path") for c in students}
-    assert init["En-KD"] == init["ConCNER"] == p.model
-    assert init["En-KD_teacher-init"] == kd["En-KD"] and init["ConCNER_teacher-init"] == kd["ConCNER"]
+    lr = {Path(_arg(c, "--output_dir")).parent.name: float(_arg(c, "--learning_rate")) for c in students}
+    assert init["En-KD_paper"] == init["ConCNER_paper"] == p.model
+    assert init["En-KD"] == kd["En-KD"] and init["ConCNER"] == kd["ConCNER"]
+    assert lr["ConCNER"] == lr["En-KD"] == 5e-5 and lr["ConCNER_paper"] == lr["En-KD_paper"] == p.distill_learning_rate
+    members = {Path(_arg(c, "--output_dir")).parent.name: c[c.index("--teacher_ensemble") + 1 :][:2]
+               for c in students if "--teacher_ensemble" in c}  # fmt: skip
+    assert set(members) == {"ConCNER", "En-KD"}
+    assert [str(Path(m).relative_to(tmp_path / "out" / "runs" / "500")) for m in members["ConCNER"]] == [
+        "2/En_Trans_LCL_TCL/nl",
+        "3/En_Trans_LCL_TCL/nl",
+    ]
+    assert [str(Path(m).relative_to(tmp_path / "out" / "runs" / "500")) for m in members["En-KD"]] == [
+        "2/En/src",
+        "3/En/src",
+    ]
     # de has no test set: its runs train but give no test F1
     assert {r["lang"] for r in records if r["test_f1"] is not None} == {"es", "nl"}
 
@@ -86,14 +104,15 @@ def test_tables_read_every_finished_run_whichever_invocation_trained_it(tmp_path
     reproduce.run_all(replace(p, seeds=[2, 10]), tmp_path / "out", ["En", "ConCNER"], tmp_path / "tests")
     records = reproduce.finished_records(p, tmp_path / "out")
     seeds = {s: sorted(r["seed"] for r in records if r["system"] == s) for s in reproduce.SYSTEMS}
-    assert seeds["En"] == seeds["ConCNER"] == seeds["En+Trans+LCL+TCL"] == [1, 2, 10]
-    assert seeds["Trans"] == seeds["En-KD"] == [1]
-    assert {r["role"] for r in records if r["system"] == "ConCNER:teacher-init"} == {"student"}
+    # seed 3's teachers were trained for the ensembles; seed 3 has no student
+    assert seeds["En"] == seeds["En+Trans+LCL+TCL"] == [1, 2, 3, 10] and seeds["ConCNER"] == [1, 2, 10]
+    assert seeds["Trans"] == seeds["En-KD"] == seeds["ConCNER (paper recipe)"] == [1]
+    assert {r["role"] for r in records if r["system"] == "ConCNER (paper recipe)"} == {"student"}
     # a language outside the preset is not read, even where its runs exist
     nl = reproduce.finished_records(replace(p, languages=["nl"]), tmp_path / "out")
     assert {r["lang"] for r in nl} == {"nl"} and {r["system"] for r in nl} == {"En", "En+LCL"}
     assert reproduce.table(records, ["En", "Trans"], ["es"], 500, "T").splitlines()[4:] == [
-        "| En | 20.0 ± 0.0 | 20.0 ± 0.0 | 3 |",
+        "| En | 20.0 ± 0.0 | 20.0 ± 0.0 | 4 |",
         "| Trans | 20.0 | 20.0 | 1 |",
     ]
 
@@ -103,8 +122,13 @@ def test_students_alone_also_train_their_teachers(tmp_path, fake_runs):
     reproduce.run_all(p, tmp_path / "out", ["ConCNER"], tmp_path / "tests")
     assert [(c[1], _arg(c, "--variant") if "--variant" in c else None) for c in fake_runs] == [
         ("run_concner.py", "concner"),
+        ("run_concner.py", "concner"),  # seeds 2 and 3: the ensemble's other members
+        ("run_concner.py", "concner"),
         ("run_distill.py", None),
     ]
+    fake_runs.clear()
+    reproduce.run_all(p, tmp_path / "out", ["ConCNER (paper recipe)"], tmp_path / "tests")
+    assert [c[1] for c in fake_runs] == ["run_distill.py"] and "--teacher_ensemble" not in fake_runs[0]
 
 
 def test_mean_std():
@@ -193,8 +217,9 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, fake_runs, capsys)
             str(tmp_path / "out"), "--data_dir", str(tmp_path / "data"), "--dry_run"]  # fmt: skip
     assert reproduce.main(argv) == 0
     printed = capsys.readouterr().out
-    # En once for both languages, the ConCNER teacher per language, the ConCNER student per language
-    assert "plan: 5 of 5 runs to train" in printed and "estimated:" in printed
+    # En once for both languages, the ConCNER teacher per language for seed 1 and, as ensemble members, seeds 2 and
+    # 3, the ConCNER student per language
+    assert "plan: 9 of 9 runs to train" in printed and "estimated:" in printed
     assert fake_runs == [] and not (tmp_path / "out").exists()
 
 
@@ -202,8 +227,8 @@ def test_each_finished_run_prints_a_progress_line(tmp_path, fake_runs, capsys):
     p = replace(_preset(tmp_path), languages=["es"])
     reproduce.run_all(p, tmp_path / "out", ["En", "ConCNER"], tmp_path / "tests")
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
-    assert len(lines) == 3 and lines[0].startswith("[1/3] En src size 500 seed 1: en dev 50.0 | test es 20.0 |")
-    assert lines[-1].startswith("[3/3] ConCNER es") and "min left" in lines[-1]
+    assert len(lines) == 5 and lines[0].startswith("[1/5] En src size 500 seed 1: en dev 50.0 | test es 20.0 |")
+    assert lines[-1].startswith("[5/5] ConCNER es") and "min left" in lines[-1]
 
 
 def test_a_missing_optional_package_is_one_line_before_any_run(tmp_path, fake_runs, capsys, monkeypatch):
@@ -212,3 +237,17 @@ def test_a_missing_optional_package_is_one_line_before_any_run(tmp_path, fake_ru
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "matplotlib" in err[0] and ".[bench]" in err[0]
     assert fake_runs == []
+
+
+def test_german_is_scored_on_its_dev_set_labelled_as_such(tmp_path):
+    for lang in ("de", "es"):
+        (tmp_path / "conll" / lang).mkdir(parents=True)
+        (tmp_path / "conll" / lang / "dev.txt").write_text("Berlin B-LOC\n\n")
+    assert reproduce.data_paths("conll", "de", None, tmp_path)["test"] == tmp_path / "conll" / "de" / "dev.txt"
+    assert reproduce.data_paths("conll", "es", None, tmp_path)["test"] is None  # only the held-out language
+    # an explicit --test_dir is read as given
+    assert reproduce.data_paths("conll", "de", tmp_path / "held-out", tmp_path)["test"] is None
+    text = reproduce.table([_record("En", "de", 1, 0.5)], ["En"], ["de"], 500, "T")
+    assert "| system | de (dev set used as test) | avg | seeds |" in text.splitlines()
+    dev = reproduce.table([_record("En", "de", 1, 0.5)], ["En"], ["de"], 500, "T", key="dev_f1")
+    assert "| system | de | avg | seeds |" in dev.splitlines()

@@ -138,7 +138,7 @@ def test_bf16_autocast_on_the_cpu(cache, tmp_path, files, bert_teacher, base_enc
     assert kd and all(math.isfinite(x) and x > 0 for x in kd)
 
 
-def test_concner_teacher_student_defaults_to_its_base_encoder(tmp_path, files, base_encoder):
+def test_concner_teacher_student_encoder_init_uses_its_base_encoder(tmp_path, files, base_encoder):
     import torch
     from transformers import AutoModelForTokenClassification, BertModel
 
@@ -158,7 +158,14 @@ def test_concner_teacher_student_defaults_to_its_base_encoder(tmp_path, files, b
     assert type(load_teacher(teacher_dir)).__name__ == "ConCNERForTokenClassification"
 
     # Frozen embeddings stay those of the base encoder, which shows where the student was initialised from.
-    argv = _common(tmp_path, files, teacher_model_name_or_path=teacher_dir, do_train=True, freeze_embeddings=True)
+    argv = _common(
+        tmp_path,
+        files,
+        teacher_model_name_or_path=teacher_dir,
+        do_train=True,
+        freeze_embeddings=True,
+        student_init="encoder",
+    )
     assert run_distill.main(argv) == 0
     out = tmp_path / "student"
     config = json.loads((out / "config.json").read_text())
@@ -260,7 +267,23 @@ def test_bad_input_exits_2_with_one_line(tmp_path, files, bert_teacher, capsys):
 
 
 def test_teacher_without_base_model_needs_model_name(tmp_path, files, bert_teacher, capsys):
-    _fails(_common(tmp_path, files, teacher_model_name_or_path=bert_teacher), capsys, "--model_name_or_path")
+    argv = _common(tmp_path, files, teacher_model_name_or_path=bert_teacher, student_init="encoder")
+    _fails(argv, capsys, "--model_name_or_path")
+
+
+def test_student_starts_from_its_teacher_by_default(tmp_path, files, bert_teacher, capsys):
+    """The shipped recipe: with neither --model_name_or_path nor --student_init, the student is the teacher's copy."""
+    import torch
+
+    argv = _common(tmp_path, files, teacher_model_name_or_path=bert_teacher)
+    model_args, data_args, training_args = run_distill.parse_arguments(argv)
+    assert model_args.student_init == "teacher"
+    prepared = run_distill.prepare(model_args, data_args, training_args)
+    assert prepared.student_path == str(bert_teacher)
+    student = prepared.student.state_dict()
+    for name, tensor in prepared.teacher.state_dict().items():
+        assert torch.equal(tensor, student[name]), name
+    _fails(argv + ["--student_init", "mbert"], capsys, "--student_init")
 
 
 def test_label_and_tokenizer_mismatch_exit_2(tmp_path, files, bert_teacher, capsys):
