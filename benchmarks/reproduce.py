@@ -501,7 +501,7 @@ def run_all(
         tests = " ".join(
             f"{k2[5:-3]} {100 * v:.1f}"
             for k2, v in sorted(results.items())
-            if k2.startswith("test_") and k2.count("_") == 2
+            if k2.startswith("test_") and k2.endswith("_f1") and k2.count("_") == 2
         )
         dev = results.get("eval_f1")
         left = statistics.mean(spent) * (len(todo) - k) / 60

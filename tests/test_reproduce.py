@@ -38,6 +38,7 @@ def fake_runs(monkeypatch):
             lang = spec.split("=")[0]
             results[f"test_{lang}_f1"] = 0.25 if "run_distill.py" in cmd[1] else 0.2
             results[f"test_{lang}_PER_f1"] = 0.3
+            results[f"test_{lang}_accuracy"] = 0.9  # not an F1: no progress-line entry
         (out / "all_results.json").write_text(json.dumps(results))
 
     monkeypatch.setattr(reproduce, "run", fake_run)
