@@ -4,10 +4,12 @@
     concner-quickstart --model_name_or_path bert-base-multilingual-cased   # with Hub access: the paper's mBERT
 
 Steps: (1) the source sample and its German translation (the shipped translation, or made here with the
-`lexicon` backend of `concner-translate`), (2) the contrastive teacher (`run_concner.py`, CE + LCL + TCL,
-selected on the English dev set), (3) the student distilled on unlabelled German text (`run_distill.py`),
-(4) both scored on the German test set, (5) model cards written into both folders, (6) one German sentence
-tagged by `pipeline("ner")` from the saved student folder.
+`lexicon` backend of `concner-translate`), (2) three contrastive teachers, one per seed (`run_concner.py`, CE + LCL +
+TCL, each selected on the English dev set), (3) the student, which starts from the first teacher and is distilled on
+unlabelled German text towards the mean of the teachers' distributions (`run_distill.py --teacher_ensemble`; the
+paper's student, initialised from the encoder, is `--paper_recipe`), (4) all scored on the German test set,
+(5) model cards written into every folder, (6) one German sentence tagged by `pipeline("ner")` from the saved
+student folder.
 
 The demo corpus (`concner/demo_data/`) is small and was written for this project: it shows the pipeline
 working end to end, not the method's accuracy. See README.md for the commands on real corpora.
@@ -62,7 +64,26 @@ def _parser() -> argparse.ArgumentParser:
         "--learning_rate",
         type=float,
         default=None,
-        help="default: 4e-4 for the small offline encoder, 5e-5 (the paper's) for other models",
+        help="the teachers' rate; default: 4e-4 for the small offline encoder, 5e-5 (the paper's) for other models",
+    )
+    p.add_argument(
+        "--teachers",
+        type=int,
+        default=3,
+        help="teachers trained, with seeds --seed, --seed + 1, ...; the student distils the mean of their "
+        "distributions (README 'The shipped student')",
+    )
+    p.add_argument(
+        "--student_learning_rate",
+        type=float,
+        default=5e-5,
+        help="the student's rate: it starts from the first teacher's weights",
+    )
+    p.add_argument(
+        "--paper_recipe",
+        action="store_true",
+        help="the paper's student instead: one teacher, a student initialised from the encoder, at half the "
+        "teachers' rate",
     )
     p.add_argument("--batch_size", type=int, default=16, help="N source sentences + N translations per batch")
     p.add_argument("--seed", type=int, default=42)
@@ -82,7 +103,7 @@ def _results(folder: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _common(args: argparse.Namespace, output_dir: Path) -> list[str]:
+def _common(args: argparse.Namespace, output_dir: Path, seed: int | None = None) -> list[str]:
     from concner.cli import accelerator_available, fast_cpu_flags
 
     speed = fast_cpu_flags() if args.speed == "fast" and not accelerator_available() else []
@@ -91,7 +112,7 @@ def _common(args: argparse.Namespace, output_dir: Path) -> list[str]:
         "--output_dir",
         str(output_dir),
         "--seed",
-        str(args.seed),
+        str(args.seed if seed is None else seed),
         "--per_device_train_batch_size",
         str(args.batch_size),
         "--per_device_eval_batch_size",
@@ -127,9 +148,14 @@ def main(argv: list[str] | None = None) -> int:
     import run_concner
     import run_distill
 
+    if args.teachers < 1:
+        print(f"error: --teachers must be >= 1, got {args.teachers}", file=sys.stderr)
+        return 2
     start = time.time()
     out = Path(args.output_dir)
-    earlier = [d for d in (out / "teacher", out / "student") if d.is_dir() and any(d.iterdir())]
+    n_teachers = 1 if args.paper_recipe else args.teachers
+    teacher_dirs = [out / "teacher", *(out / f"teacher-{k + 1}" for k in range(1, n_teachers))]
+    earlier = [d for d in (*teacher_dirs, out / "student") if d.is_dir() and any(d.iterdir())]
     if earlier and not args.overwrite_output_dir:
         print(
             f"error: --output_dir {out} holds an earlier run ({', '.join(d.name for d in earlier)}); pass "
@@ -169,47 +195,54 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"[1/5] source {args.train_file} with its shipped translation {translation}", flush=True)
 
-    teacher_dir = out / "teacher"
-    print(f"[2/5] training the ConCNER teacher (CE + LCL + TCL) -> {teacher_dir}", flush=True)
-    status = run_concner.main(
-        [
-            "--model_name_or_path",
-            args.model_name_or_path,
-            "--variant",
-            "concner",
-            "--train_file",
-            args.train_file,
-            "--translation_file",
-            translation,
-            "--num_train_epochs",
-            str(args.teacher_epochs),
-            "--learning_rate",
-            str(lr),
-            "--warmup_steps",
-            "0.1",
-            *_common(args, teacher_dir),
-            *overwrite,
-        ]
-    )
-    if status:
-        return status
+    teacher_dir = teacher_dirs[0]
+    for k, folder in enumerate(teacher_dirs):
+        which = f" {k + 1} of {len(teacher_dirs)}, seed {args.seed + k}" if len(teacher_dirs) > 1 else ""
+        print(f"[2/5] training the ConCNER teacher{which} (CE + LCL + TCL) -> {folder}", flush=True)
+        status = run_concner.main(
+            [
+                "--model_name_or_path",
+                args.model_name_or_path,
+                "--variant",
+                "concner",
+                "--train_file",
+                args.train_file,
+                "--translation_file",
+                translation,
+                "--num_train_epochs",
+                str(args.teacher_epochs),
+                "--learning_rate",
+                str(lr),
+                "--warmup_steps",
+                "0.1",
+                *_common(args, folder, seed=args.seed + k),
+                *overwrite,
+            ]
+        )
+        if status:
+            return status
 
     student_dir = out / "student"
     print(f"[3/5] distilling the student on unlabelled {args.language} text -> {student_dir}", flush=True)
+    if args.paper_recipe:  # initialised from the encoder, at half the teacher's rate (the demo's paper setting)
+        recipe = ["--student_init", "encoder", "--model_name_or_path", args.model_name_or_path]
+        recipe += ["--learning_rate", str(lr / 2)]
+    else:  # from the first teacher's weights, towards the mean of all the teachers' distributions
+        recipe = ["--learning_rate", str(args.student_learning_rate)]
+        if len(teacher_dirs) > 1:
+            recipe += ["--teacher_ensemble", *map(str, teacher_dirs[1:])]
     status = run_distill.main(
         [
             "--teacher_model_name_or_path",
             str(teacher_dir),
-            "--model_name_or_path",
-            args.model_name_or_path,
+            *recipe,
             "--unlabeled_file",
             args.unlabeled_file,
             "--num_train_epochs",
             str(args.student_epochs),
-            "--learning_rate",
-            str(lr / 2),
             "--do_train",
             "--cache_teacher_probs",
+            "true",
             *_common(args, student_dir),
             *overwrite,
         ]
@@ -223,12 +256,16 @@ def main(argv: list[str] | None = None) -> int:
     ner = pipeline("ner", model=str(student_dir), aggregation_strategy="simple")
     entities = ner(args.example)
 
-    teacher, student = _results(teacher_dir), _results(student_dir)
+    student = _results(student_dir)
     lang = args.language
     print("\n[5/5] results (entity-level F1, seqeval)\n")
     print(f"| model | source dev F1 | {lang} test F1 | folder |")
     print("|---|---:|---:|---|")
-    for name, res, folder in (("ConCNER teacher", teacher, teacher_dir), ("ConCNER student", student, student_dir)):
+    rows = [
+        (f"ConCNER teacher{f' (seed {args.seed + k})' if len(teacher_dirs) > 1 else ''}", _results(folder), folder)
+        for k, folder in enumerate(teacher_dirs)
+    ]
+    for name, res, folder in (*rows, ("ConCNER student", student, student_dir)):
         dev, test = res.get("eval_f1"), res.get(f"test_{lang}_f1")
         print(
             f"| {name} | {100 * dev:.1f} | {100 * test:.1f} | {folder} |"

@@ -14,15 +14,23 @@ def test_quickstart_runs_the_whole_pipeline(tiny_bert_dir, tmp_path, capsys):
     status = quickstart.main(argv)
     assert status == 0
     printed = capsys.readouterr().out
-    assert "| ConCNER teacher |" in printed and "| ConCNER student |" in printed
+    # three teachers (seeds 42-44) and the student that distils their mean, starting from the first
+    for row in ("| ConCNER teacher (seed 42) |", "| ConCNER teacher (seed 44) |", "| ConCNER student |"):
+        assert row in printed
     assert str(out / "student") in printed and quickstart.EXAMPLE in printed
-    teacher = json.loads((out / "teacher" / "all_results.json").read_text())
     student = json.loads((out / "student" / "all_results.json").read_text())
-    assert {"eval_f1", "test_de_f1"} <= teacher.keys() and {"eval_f1", "test_de_f1"} <= student.keys()
+    assert {"eval_f1", "test_de_f1"} <= student.keys()
     assert json.loads((out / "student" / "config.json").read_text())["model_type"] == "bert"
-    assert json.loads((out / "teacher" / "config.json").read_text())["model_type"] == "concner"
+    for folder in ("teacher", "teacher-2", "teacher-3"):
+        teacher = json.loads((out / folder / "all_results.json").read_text())
+        assert {"eval_f1", "test_de_f1"} <= teacher.keys()
+        assert json.loads((out / folder / "config.json").read_text())["model_type"] == "concner"
     for folder in ("teacher", "student"):
         assert "model-index" in (out / folder / "README.md").read_text()
+    from safetensors.torch import load_file
+
+    first, second = (load_file(out / f / "model.safetensors") for f in ("teacher", "teacher-2"))
+    assert not all(first[k].equal(second[k]) for k in first)  # other seeds, other teachers
 
     # a second run refuses to write over the first, unless told to
     from tests.fs_helpers import assert_same_tree, one_error_line, snapshot
@@ -40,7 +48,9 @@ def test_quickstart_translates_with_a_dictionary(tiny_bert_dir, tmp_path, capsys
     out = tmp_path / "qs"
     status = quickstart.main(["--model_name_or_path", str(tiny_bert_dir), "--output_dir", str(out),
                               "--dictionary_file", str(dictionary), "--teacher_epochs", "1", "--student_epochs", "1",
-                              "--learning_rate", "1e-3"])  # fmt: skip
+                              "--learning_rate", "1e-3", "--paper_recipe"])  # fmt: skip
     assert status == 0
     rows = [json.loads(line) for line in (out / "translation.jsonl").read_text().splitlines()]
     assert len(rows) == 240 and any("sagte" in row["tokens"] for row in rows)
+    # the paper's recipe: one teacher, whose table row carries no seed
+    assert not (out / "teacher-2").exists() and "| ConCNER teacher |" in capsys.readouterr().out
