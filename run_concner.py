@@ -20,6 +20,7 @@ from concner.cli import (
     ATTN_IMPLEMENTATION_HELP,
     UsageError,
     accelerator_available,
+    attention_kwargs,
     check_max_seq_length,
     check_model_folder,
     check_output_dir,
@@ -463,7 +464,7 @@ def build_teacher(
         lcl_positive=concner_args.lcl_positive,
         contrastive_gather=concner_args.contrastive_gather,
     )
-    attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    attention = attention_kwargs(attn_implementation)
     model, info = ConCNERForTokenClassification.from_pretrained(
         model_path, config=config, ignore_mismatched_sizes=True, output_loading_info=True, **attention
     )

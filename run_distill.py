@@ -25,6 +25,7 @@ one `error: ...` line and exits with status 2.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -49,6 +50,7 @@ from concner.cli import (
     ATTN_IMPLEMENTATION_HELP,
     UsageError,
     accelerator_available,
+    attention_kwargs,
     check_max_seq_length,
     check_model_folder,
     check_output_dir,
@@ -207,17 +209,22 @@ def student_name_or_path(model_args: DistillModelArguments, teacher_config: Any)
 
 
 def load_student(
-    name_or_path: str, teacher_config: Any, attn_implementation: str | None = None, **kwargs: Any
+    name_or_path: str,
+    teacher_config: Any,
+    attn_implementation: str | None = None,
+    config: Any = None,
+    **kwargs: Any,
 ) -> PreTrainedModel:
     """Initialise the student token classifier with the teacher's label map.
 
     A BERT checkpoint (or a ConCNER folder, whose config is turned into a plain [`BertConfig`]) gives a
     `BertForTokenClassification`; other encoders their own token-classification class. A checkpoint that already
     has a classifier for other labels is an [`IncompatibleModelsError`]; a base encoder gets a fresh classifier.
+    `config` is the student's config where the caller has read it already (it is copied, not read again).
     """
     import modeling_concner  # noqa: F401  (registers the `concner` model type)
 
-    config = AutoConfig.from_pretrained(name_or_path, **kwargs)
+    config = copy.deepcopy(config) if config is not None else AutoConfig.from_pretrained(name_or_path, **kwargs)
     if trained_labels(config) is not None:
         check_label_maps(config, teacher_config)
     if config.model_type == "concner":
@@ -227,7 +234,7 @@ def load_student(
     config.num_labels = len(id2label)
     config.id2label = id2label
     config.label2id = {v: k for k, v in id2label.items()}
-    attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    attention = attention_kwargs(attn_implementation)
     return AutoModelForTokenClassification.from_pretrained(
         name_or_path, config=config, ignore_mismatched_sizes=True, **kwargs, **attention
     )
@@ -353,9 +360,7 @@ def prepare(
     hub = {"cache_dir": model_args.cache_dir} if model_args.cache_dir else {}
     attention = resolve_attn_implementation(model_args.attn_implementation, training_args.bf16)
     try:
-        teacher = load_teacher(
-            model_args.teacher_model_name_or_path, **hub, **({"attn_implementation": attention} if attention else {})
-        )
+        teacher = load_teacher(model_args.teacher_model_name_or_path, **hub, **attention_kwargs(attention))
         teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_model_name_or_path, **hub)
     except OSError as exc:
         path = model_args.teacher_model_name_or_path
@@ -401,7 +406,7 @@ def prepare(
     check_tokenizers(tokenizer, teacher_tokenizer)
     set_seed(training_args.seed)
     try:
-        student = load_student(student_path, teacher.config, attention, **hub)
+        student = load_student(student_path, teacher.config, attention, config=student_config, **hub)
     except OSError as exc:
         raise UsageError(f"cannot load the student {student_path}: {one_line(exc)}") from None
     label2id = {v: k for k, v in student.config.id2label.items()}

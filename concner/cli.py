@@ -75,6 +75,11 @@ def resolve_attn_implementation(requested: str, bf16: bool) -> str | None:
     return "eager" if bf16 and not accelerator_available() else None
 
 
+def attention_kwargs(implementation: str | None) -> dict[str, str]:
+    """`from_pretrained` keyword arguments for an attention implementation (none for transformers' default)."""
+    return {"attn_implementation": implementation} if implementation else {}
+
+
 def _checkpoints(folder: str) -> list[str]:
     return sorted(
         (n for n in os.listdir(folder) if CHECKPOINT_PATTERN.match(n) and os.path.isdir(os.path.join(folder, n))),
@@ -247,6 +252,7 @@ __all__ = [
     "ATTN_IMPLEMENTATION_HELP",
     "UsageError",
     "accelerator_available",
+    "attention_kwargs",
     "check_output_dir",
     "one_line",
     "plan_types_to_o",

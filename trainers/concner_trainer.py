@@ -32,11 +32,6 @@ def pair_ids_of(dataset: Any) -> list[int]:
     return [int(row.get(PAIR_COLUMN, UNPAIRED)) for row in dataset]
 
 
-def _accelerator_available() -> bool:
-    accelerator = getattr(torch, "accelerator", None)
-    return bool(accelerator.is_available()) if accelerator is not None else torch.cuda.is_available()
-
-
 class _SamplerEpochCallback(TrainerCallback):
     """Sets the paired sampler's epoch at every epoch start.
 
@@ -108,7 +103,8 @@ class ConCNERTrainer(SequentialEvalMixin, Trainer):
             "batch_sampler": sampler,
             "collate_fn": self.data_collator,
             "num_workers": self.args.dataloader_num_workers,
-            "pin_memory": self.args.dataloader_pin_memory and _accelerator_available(),
+            # pinned memory only speeds up copies to an accelerator
+            "pin_memory": self.args.dataloader_pin_memory and self.args.device.type != "cpu",
             "persistent_workers": self.args.dataloader_persistent_workers,
             "worker_init_fn": partial(
                 seed_worker, num_workers=self.args.dataloader_num_workers, rank=self.args.process_index
