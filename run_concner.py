@@ -449,20 +449,14 @@ def build_teacher(
     Raises:
         UsageError: the checkpoint is not a BERT encoder (its encoder weights would not load).
     """
-    from modeling_concner import ConCNERConfig, ConCNERForTokenClassification
+    from modeling_concner import METHOD_FIELDS, ConCNERConfig, ConCNERForTokenClassification
 
     config = ConCNERConfig.from_pretrained(
         model_path,
         num_labels=len(label_list),
         id2label=dict(enumerate(label_list)),
         label2id={label: i for i, label in enumerate(label_list)},
-        ce_weight=concner_args.ce_weight,
-        lcl_weight=concner_args.lcl_weight,
-        tcl_weight=concner_args.tcl_weight,
-        lcl_temperature=concner_args.lcl_temperature,
-        tcl_temperature=concner_args.tcl_temperature,
-        lcl_positive=concner_args.lcl_positive,
-        contrastive_gather=concner_args.contrastive_gather,
+        **{name: getattr(concner_args, name) for name in METHOD_FIELDS},
     )
     attention = attention_kwargs(attn_implementation)
     model, info = ConCNERForTokenClassification.from_pretrained(

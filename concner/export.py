@@ -23,18 +23,10 @@ from pathlib import Path
 
 from concner.data.errors import DataError, one_line
 from concner.io_utils import atomic_folder
+from modeling_concner.configuration_concner import METHOD_FIELDS
 
-# ConCNER-only config keys: the loss weights/temperatures and the custom-code mapping.
-CONCNER_CONFIG_KEYS = (
-    "ce_weight",
-    "lcl_weight",
-    "tcl_weight",
-    "lcl_temperature",
-    "tcl_temperature",
-    "lcl_positive",
-    "contrastive_gather",
-    "auto_map",
-)
+# ConCNER-only config keys: the method's fields and the custom-code mapping.
+CONCNER_CONFIG_KEYS = (*METHOD_FIELDS, "auto_map")
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",

@@ -35,6 +35,7 @@ from transformers import TrainerCallback, TrainingArguments
 
 import concner
 from concner.io_utils import atomic_write_text
+from modeling_concner.configuration_concner import METHOD_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +104,7 @@ CITATION = """@inproceedings{fu-etal-2024-dual,
 }"""  # noqa: E501
 
 # Paper symbols for the ConCNER config fields (eq. 8: L = α·CE + β·(LCL + TCL)).
-_METHOD_FIELDS = {
-    "ce_weight": "α (ce_weight)",
-    "lcl_weight": "β_LCL (lcl_weight)",
-    "tcl_weight": "β_TCL (tcl_weight)",
-    "lcl_temperature": "τ_LCL (lcl_temperature)",
-    "tcl_temperature": "τ_TCL (tcl_temperature)",
-    "lcl_positive": "LCL positives (lcl_positive)",
-    "contrastive_gather": "contrastive_gather",
-}
+_METHOD_FIELDS = {name: f"{symbol} ({name})" if symbol else name for name, symbol in METHOD_FIELDS.items()}
 _LOSS_COLUMNS = {"loss": "Training Loss", "ce_loss": "CE", "lcl_loss": "LCL", "tcl_loss": "TCL", "kd_loss": "KD"}
 _SPLIT_NAMES = {"eval": "validation", "test": "test", "predict": "test"}
 _OVERALL_KEYS = ("precision", "recall", "f1", "accuracy", "loss", "runtime", "samples_per_second", "steps_per_second")

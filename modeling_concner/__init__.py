@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from transformers import AutoConfig, AutoModelForTokenClassification
 
-from .configuration_concner import ConCNERConfig
+from .configuration_concner import METHOD_FIELDS, ConCNERConfig
 from .losses import label_contrastive_loss, translation_contrastive_loss
 from .modeling_concner import ConCNERForTokenClassification, ConCNEROutput
 
@@ -12,6 +12,7 @@ AutoConfig.register("concner", ConCNERConfig, exist_ok=True)
 AutoModelForTokenClassification.register(ConCNERConfig, ConCNERForTokenClassification, exist_ok=True)
 
 __all__ = [
+    "METHOD_FIELDS",
     "ConCNERConfig",
     "ConCNERForTokenClassification",
     "ConCNEROutput",

@@ -6,6 +6,19 @@ from transformers import BertConfig
 
 LCL_POSITIVE_MODES = ("label", "entity_type")
 
+# The method's fields, each with the symbol the paper gives it ("" where it has none). This is the one list: the
+# training script copies these fields from its arguments into the config, the model card lists them, and the plain
+# BERT export drops them. A new option of the method is added here and in `ConCNERConfig.__init__`.
+METHOD_FIELDS: dict[str, str] = {
+    "ce_weight": "α",
+    "lcl_weight": "β_LCL",
+    "tcl_weight": "β_TCL",
+    "lcl_temperature": "τ_LCL",
+    "tcl_temperature": "τ_TCL",
+    "lcl_positive": "LCL positives",
+    "contrastive_gather": "",
+}
+
 
 class ConCNERConfig(BertConfig):
     r"""Configuration for [`ConCNERForTokenClassification`].
@@ -60,4 +73,4 @@ class ConCNERConfig(BertConfig):
         super().__init__(**kwargs)
 
 
-__all__ = ["ConCNERConfig"]
+__all__ = ["METHOD_FIELDS", "ConCNERConfig"]

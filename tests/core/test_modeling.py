@@ -184,3 +184,24 @@ def test_trust_remote_code_route(model, tmp_path):
 
 def test_inference_ignores_loss_fields():
     assert {"ce_loss", "lcl_loss", "tcl_loss"} <= set(ConCNERConfig.keys_to_ignore_at_inference)
+
+
+def test_method_fields_are_one_list_that_config_arguments_card_and_export_follow():
+    """`METHOD_FIELDS` is the only list of the method's options; every other place derives from it."""
+    import dataclasses
+    import inspect
+
+    import run_concner
+    from concner import export, model_card
+    from modeling_concner import METHOD_FIELDS, ConCNERConfig
+
+    init = set(inspect.signature(ConCNERConfig.__init__).parameters) - {"self", "kwargs"}
+    assert set(METHOD_FIELDS) == init  # every config option is listed, and nothing else
+    assert set(METHOD_FIELDS) <= {f.name for f in dataclasses.fields(run_concner.ConCNERArguments)}
+    assert set(model_card._METHOD_FIELDS) == set(METHOD_FIELDS)
+    assert set(METHOD_FIELDS) < set(export.CONCNER_CONFIG_KEYS)
+    # the teacher's config takes each one from the arguments
+    args = run_concner.ConCNERArguments(variant="concner", lcl_temperature=0.3, lcl_positive="entity_type")
+    fields = {name: getattr(args, name) for name in METHOD_FIELDS}
+    config = ConCNERConfig(**fields)
+    assert {name: getattr(config, name) for name in METHOD_FIELDS} == fields
