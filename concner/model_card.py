@@ -613,11 +613,6 @@ def render_model_card(card_data: ConCNERModelCardData) -> str:
     return card.content
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write the card through a temporary file renamed over `path`, with the umask's permissions."""
-    atomic_write_text(path, text)
-
-
 def find_card_data(trainer: Any) -> ConCNERModelCardData | None:
     """The card data of the [`ModelCardCallback`] registered on `trainer`, if any."""
     for callback in getattr(getattr(trainer, "callback_handler", None), "callbacks", []):
@@ -667,7 +662,7 @@ def write_model_card(
         _update_from_folder(card_data, target)
     target.mkdir(parents=True, exist_ok=True)
     path = target / CARD_NAME
-    _write_atomic(path, render_model_card(card_data))
+    atomic_write_text(path, render_model_card(card_data))
     return path
 
 
@@ -711,7 +706,7 @@ class ModelCardCallback(TrainerCallback):
         if model is not None:
             self.card_data.register_model(model)
         self.card_data.log_history = list(state.log_history)
-        _write_atomic(checkpoint / CARD_NAME, render_model_card(self.card_data))
+        atomic_write_text(checkpoint / CARD_NAME, render_model_card(self.card_data))
 
 
 def guard_trainer_model_card(trainer: Any, card_data: ConCNERModelCardData) -> None:

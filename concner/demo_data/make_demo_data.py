@@ -26,14 +26,14 @@ outside the entity (tag ``O``), text after it is the entity.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from concner.io_utils import atomic_write_text
 
 SEED = 20240617
 SIZES = {"train": 240, "dev": 60, "test": 100, "unlabeled": 300}
@@ -1330,14 +1330,7 @@ def write_corpus(output_dir: str | Path, seed: int = SEED) -> list[Path]:
     written = []
     for name, text in corpus_files(seed).items():
         target = output_dir / name
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", newline="\n", dir=output_dir, prefix=f".{name}.", delete=False
-        ) as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        Path(handle.name).chmod(0o666 & ~umask)  # NamedTemporaryFile creates private files
-        Path(handle.name).replace(target)
+        atomic_write_text(target, text)
         written.append(target)
     return written
 
