@@ -386,6 +386,56 @@ def mark_finished(d: Path, seconds: float) -> None:
     (d / "wall_seconds.txt").write_text(f"{seconds:.1f}\n")
 
 
+def record_path(d: Path) -> Path:
+    """Where a run's scores are kept: `<out>/records/<size>__<seed>__<system>__<lang>.json`, beside `runs/`.
+
+    `runs/` holds the checkpoints and is not committed; `records/` is small and is, so that the tables of a fresh
+    clone (or of a machine that lost `runs/`) still cover every run that ever finished.
+    """
+    size_dir = d.parent.parent.parent
+    name = "__".join((size_dir.name, d.parent.parent.name, d.parent.name, d.name))
+    return size_dir.parent.parent / "records" / f"{name}.json"
+
+
+def recorded(d: Path) -> bool:
+    return record_path(d).exists()
+
+
+def read_record(d: Path) -> list[dict]:
+    return json.loads(record_path(d).read_text()) if recorded(d) else []
+
+
+def save_record(rows: list[dict], d: Path) -> None:
+    """Write a finished run's rows (from `collect`) to its record file, atomically.
+
+    Rows of other languages already in the record are kept: a source-only teacher is scored on the languages of each
+    invocation that reads it.
+    """
+    path = record_path(d)
+    new = {r["lang"] for r in rows}
+    rows = [r for r in read_record(d) if r["lang"] not in new] + rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(rows, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def runs_to_do(runs: list[PlannedRun]) -> list[PlannedRun]:
+    """Runs with neither a finished folder nor a record, and recorded teachers that a student still to train reads.
+
+    A fresh machine has the records but not the checkpoints: the scores are kept, and a teacher is retrained only when
+    a student still to train needs its weights.
+    """
+    pending = [r for r in runs if not finished(r.directory) and not recorded(r.directory)]
+    students = [r for r in pending if r.role == "student"]
+    needed = {arg for r in students for arg in r.cmd}
+    return [
+        r
+        for r in runs
+        if r in pending or (not finished(r.directory) and r.role == "teacher" and str(r.directory) in needed)
+    ]
+
+
 @dataclass
 class PlannedRun:
     """One run of the harness: what it trains, where, and the command that trains it."""
@@ -469,7 +519,7 @@ def describe(run: PlannedRun) -> str:
 
 def print_plan(runs: list[PlannedRun], out: Path, preset: str) -> float:
     """Print the runs still to do with their estimated minutes; returns the total."""
-    todo = [r for r in runs if not finished(r.directory)]
+    todo = runs_to_do(runs)
     total = 0.0
     print(f"plan: {len(todo)} of {len(runs)} runs to train ({len(runs) - len(todo)} finished)")
     for run in todo:
@@ -489,13 +539,17 @@ def run_all(
     over the runs to do (k of N, time left from the runs so far).
     """
     runs = plan_runs(p, out, systems, test_dir, resolve_model(p, out), data_dir)
-    todo = [r for r in runs if not finished(r.directory)]
+    todo = runs_to_do(runs)
     started, spent = time.time(), []
     for k, planned in enumerate(todo, 1):
         start = time.time()
         run(planned.cmd + restart_flags(planned.directory), planned.directory.with_suffix(".log"))
         seconds = time.time() - start
         mark_finished(planned.directory, seconds)
+        rows = collect(
+            planned.directory, planned.system, planned.lang, planned.size, planned.seed, p.languages, planned.role
+        )
+        save_record(rows, planned.directory)
         spent.append(seconds)
         results = json.loads((planned.directory / "all_results.json").read_text())
         tests = " ".join(
@@ -521,14 +575,20 @@ def finished_records(p: Preset, out: Path) -> list[dict]:
     """
     records = []
     for size in p.sizes:
-        seeds = sorted(int(d.name) for d in (out / "runs" / str(size)).glob("*") if d.name.isdigit())
-        for seed in seeds:
+        seeds = {int(d.name) for d in (out / "runs" / str(size)).glob("*") if d.name.isdigit()}
+        seeds |= {int(f.name.split("__")[1]) for f in (out / "records").glob(f"{size}__*__*__*.json")}
+        for seed in sorted(seeds):
             for system in SYSTEMS:
                 role = "student" if system in STUDENTS else "teacher"
                 for lang in [None] if system in SOURCE_ONLY else p.languages:
                     d = run_dir(out, size, seed, system, lang)
                     if finished(d):
-                        records += collect(d, system, lang, size, seed, p.languages, role)
+                        rows = collect(d, system, lang, size, seed, p.languages, role)
+                        if rows != [r for r in read_record(d) if r["lang"] in p.languages]:
+                            save_record(rows, d)  # a run from before records existed, or newly scored languages
+                        records += rows
+                    elif recorded(d):
+                        records += [r for r in read_record(d) if r["lang"] in p.languages]
     return records
 
 
@@ -553,7 +613,7 @@ def collect(d: Path, system: str, lang: str | None, size: int, seed: int, langs:
                     if k.startswith(f"test_{code}_") and k.endswith("_f1") and k != key
                 },
                 "wall_seconds": float(wall.read_text()) if wall.exists() else None,
-                "run_dir": str(d),
+                "run_dir": str(d.relative_to(d.parent.parent.parent.parent.parent)),
             }
         )
     return rows

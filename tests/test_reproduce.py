@@ -193,6 +193,7 @@ def test_a_run_killed_after_training_is_rerun(tmp_path, fake_runs):
     reproduce.run_all(p, tmp_path / "out", ["En"], tmp_path / "tests")
     d = reproduce.run_dir(tmp_path / "out", 500, 1, "En", None)
     (d / "wall_seconds.txt").unlink()  # all_results.json is there, as after training, but the process never ended
+    reproduce.record_path(d).unlink()  # so no record was written either
     fake_runs.clear()
     reproduce.run_all(p, tmp_path / "out", ["En"], tmp_path / "tests")
     assert len(fake_runs) == 1 and reproduce.finished(d)
@@ -252,3 +253,34 @@ def test_german_is_scored_on_its_dev_set_labelled_as_such(tmp_path):
     assert "| system | de (dev set used as test) | avg | seeds |" in text.splitlines()
     dev = reproduce.table([_record("En", "de", 1, 0.5)], ["En"], ["de"], 500, "T", key="dev_f1")
     assert "| system | de | avg | seeds |" in dev.splitlines()
+
+
+def test_records_survive_the_loss_of_the_run_folders(tmp_path, fake_runs):
+    import shutil
+
+    p = replace(_preset(tmp_path), languages=["es", "nl"])
+    out = tmp_path / "out"
+    reproduce.run_all(p, out, ["En", "ConCNER"], tmp_path / "tests")
+    records = reproduce.finished_records(p, out)
+    assert len(list((out / "records").glob("*.json"))) == len({r["run_dir"] for r in records})
+    shutil.rmtree(out / "runs")  # a fresh machine: the committed records, no checkpoints
+    assert reproduce.finished_records(p, out) == records
+    fake_runs.clear()
+    reproduce.run_all(p, out, ["En", "ConCNER"], tmp_path / "tests")
+    assert fake_runs == []  # nothing to train: every score is recorded
+
+
+def test_a_student_without_record_retrains_the_teachers_it_reads(tmp_path, fake_runs):
+    import shutil
+
+    p = replace(_preset(tmp_path), languages=["es"])
+    out = tmp_path / "out"
+    reproduce.run_all(p, out, ["ConCNER"], tmp_path / "tests")
+    shutil.rmtree(out / "runs")
+    reproduce.record_path(reproduce.run_dir(out, 500, 1, "ConCNER", "es")).unlink()
+    fake_runs.clear()
+    reproduce.run_all(p, out, ["ConCNER"], tmp_path / "tests")
+    teachers = sorted(int(_arg(c, "--seed")) for c in fake_runs if c[1] == "run_concner.py")
+    students = [c for c in fake_runs if c[1] == "run_distill.py"]
+    assert teachers == [1, 2, 3] and len(students) == 1  # the ensemble's three teachers, then the student
+    assert reproduce.recorded(reproduce.run_dir(out, 500, 1, "ConCNER", "es"))
