@@ -628,6 +628,63 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
+# The paper's figures (mBERT, ../shared/paper/tables.json) beside ours: harness system -> the paper's row name, per
+# paper table. Its Table 3 is the main CoNLL comparison (sizes 500/1000/2000), Table 5 the contrastive teacher
+# variants (same sizes) and Table 4 the ablation (1000 sentences only).
+PAPER_TABLES = REPO.parent / "shared" / "paper" / "tables.json"
+PAPER_ROWS = {
+    "table3_main": {
+        "En": "En (Wu and Dredze)",
+        "En-KD": "En-KD (Wu et al., TSL)",
+        "En+Trans": "MulDA (En+Trans)",
+        "ConCNER": "ConCNER",
+    },
+    "table5_contrastive": {system: system for system in TEACHERS},
+    "table4_ablation_1000": {
+        "En+Trans+LCL+TCL": "ConCNER w/o KD (En+Trans+LCL+TCL)",
+        "ConCNER": "ConCNER",
+    },
+}
+
+
+def paper_figures(tables: dict | None, name: str, size: int) -> dict[str, dict[str, float]]:
+    """`{harness system: {lang: F1 in points}}` of one paper table at one source size (empty where it has none).
+
+    The paper's En row (its Table 3, same size) is always included, as the baseline of the "Δ vs En" column. Table 4
+    exists at 1000 sentences only; its figures (and that En row) are those at 1000 whatever `size` is.
+    """
+    if not tables:
+        return {}
+    if name.startswith("table4_"):  # the ablation exists at one size only, named in the key: use it at every size
+        size = int(name.rsplit("_", 1)[1])
+        rows = tables.get(name, {})
+    else:
+        rows = tables.get(name, {}).get(str(size), {})
+    out = {ours: rows[theirs] for ours, theirs in PAPER_ROWS.get(name, {}).items() if theirs in rows}
+    baseline = tables.get("table3_main", {}).get(str(size), {}).get(PAPER_ROWS["table3_main"]["En"])
+    if baseline:
+        out.setdefault("En", baseline)
+    return {system: {k: v for k, v in row.items() if k != "avg"} for system, row in out.items()}
+
+
+def load_paper_tables(path: Path = PAPER_TABLES) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _seed_averages(records: list[dict], system: str, langs: list[str], size: int, key: str) -> dict[int, float]:
+    per_seed: dict[int, list[float]] = {}
+    for r in records:
+        if r["system"] == system and r["lang"] in langs and r["size"] == size and r[key] is not None:
+            per_seed.setdefault(r["seed"], []).append(r[key])
+    return {seed: statistics.mean(v) for seed, v in per_seed.items() if len(v) == len(langs)}
+
+
+def _points(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
+
 def table(
     records: list[dict],
     systems: list[str],
@@ -636,25 +693,53 @@ def table(
     title: str,
     key: str = "test_f1",
     what: str = "entity F1 on target test sets",
+    paper: dict[str, dict[str, float]] | None = None,
+    baseline: str = "En",
 ) -> str:
+    """One table, mean ± std over seeds per language and of the per-seed average over `langs`.
+
+    With `paper` (from [`paper_figures`]), each row also gets the paper's figure per language, its average over the
+    same languages, and on both sides the difference of the averages to `baseline` ("Δ vs En"): across encoders,
+    the differences between systems are what compare.
+    """
     headers = [test_label(lang) if key == "test_f1" else lang for lang in langs]
+    extra = []
+    if paper is not None:
+        extra = [f"Δ vs {baseline}", *(f"paper {lang}" for lang in langs), "paper avg", f"paper Δ vs {baseline}"]
     lines = [
-        f"**{title}** (source size {size}; {what}, mean ± std over seeds)",
+        f"**{title}** (source size {size}; {what}, mean ± std over seeds"
+        + ("; paper: mBERT, mean of 5 runs, ../shared/paper/tables.json" if paper is not None else "")
+        + ")",
         "",
-        "| system | " + " | ".join(headers) + " | avg | seeds |",
-        "|---|" + "---:|" * (len(langs) + 2),
+        "| system | " + " | ".join([*headers, "avg", "seeds", *extra]) + " |",
+        "|---|" + "---:|" * (len(langs) + 2 + len(extra)),
     ]
+    base_avgs = _seed_averages(records, baseline, langs, size, key)
+    base_mean = 100 * statistics.mean(base_avgs.values()) if base_avgs else None
+
+    def paper_avg(system: str) -> float | None:
+        row = (paper or {}).get(system, {})
+        return statistics.mean(row[lang] for lang in langs) if row and all(lang in row for lang in langs) else None
+
     for system in systems:
-        cells, per_seed_avg = [], {}
+        cells, seeds = [], set()
         for lang in langs:
             rows = [r for r in records if r["system"] == system and r["lang"] == lang and r["size"] == size]
             cells.append(mean_std([r[key] for r in rows]))
-            for r in rows:
-                if r[key] is not None:
-                    per_seed_avg.setdefault(r["seed"], []).append(r[key])
-        avgs = [statistics.mean(v) for v in per_seed_avg.values() if len(v) == len(langs)]
-        if any(c != "–" for c in cells):
-            lines.append(f"| {system} | " + " | ".join(cells) + f" | {mean_std(avgs)} | {len(per_seed_avg)} |")
+            seeds |= {r["seed"] for r in rows if r[key] is not None}
+        avgs = _seed_averages(records, system, langs, size, key)
+        if not any(c != "–" for c in cells):
+            continue
+        row = [*cells, mean_std(list(avgs.values())), str(len(seeds))]
+        if paper is not None:
+            mean = 100 * statistics.mean(avgs.values()) if avgs else None
+            ours_delta = mean - base_mean if mean is not None and base_mean is not None else None
+            theirs, theirs_base = paper_avg(system), paper_avg(baseline)
+            paper_delta = theirs - theirs_base if theirs is not None and theirs_base is not None else None
+            row += [_points(ours_delta, signed=True)]
+            row += [_points(paper.get(system, {}).get(lang)) for lang in langs]
+            row += [_points(theirs), _points(paper_delta, signed=True)]
+        lines.append(f"| {system} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
@@ -668,11 +753,12 @@ def compute_summary(records: list[dict]) -> str:
     return line + "."
 
 
-def write_tables(records: list[dict], p: Preset, out: Path) -> Path:
+def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict | None = None) -> Path:
+    """`tables.md`: the paper's Tables 3, 5 and 4 in its own numbering, with its figures beside ours, and selection."""
     langs = sorted({r["lang"] for r in records if r["test_f1"] is not None})
+    conll = p.benchmark == "conll"
     parts = []
     for size in p.sizes:
-        name = "Table 1 (CoNLL)" if p.benchmark == "conll" else "Table 3 (WikiAnn)"
         main_rows = [
             "En",
             "En+Trans",
@@ -682,28 +768,43 @@ def write_tables(records: list[dict], p: Preset, out: Path) -> Path:
             "En-KD (paper recipe)",
             "ConCNER (paper recipe)",
         ]
-        parts.append(table(records, main_rows, langs, size, name))
-        parts.append(table(records, list(TEACHERS), langs, size, "Table 4 (teacher ablation)"))
+
+        def figures(name: str, size: int = size) -> dict[str, dict[str, float]] | None:
+            return paper_figures(paper_tables, name, size) if conll and paper_tables else None
+
+        main = "Table 3 (CoNLL, main results)" if conll else "Table 1 (WikiAnn)"
+        parts.append(table(records, main_rows, langs, size, main, paper=figures("table3_main")))
+        parts.append(
+            table(
+                records,
+                list(TEACHERS),
+                langs,
+                size,
+                "Table 5 (contrastive teacher variants)",
+                paper=figures("table5_contrastive"),
+            )
+        )
         parts.append(
             table(
                 records,
                 ["En+Trans+LCL+TCL", *STUDENTS],
                 langs,
                 size,
-                "Table 5 (knowledge distillation: ConCNER w/o KD = En+Trans+LCL+TCL)",
+                "Table 4 (ablation; ConCNER w/o KD = En+Trans+LCL+TCL; the paper's figures are at 1000 sentences)",
+                paper=figures("table4_ablation_1000"),
             )
         )
-        parts.append(
-            table(
-                records,
-                SYSTEMS,
-                langs,
-                size,
-                "Model selection",
-                key="dev_f1",
-                what="entity F1 of the kept checkpoint on the English dev set, the only data used to choose it",
-            )
+    parts.append(
+        table(
+            records,
+            SYSTEMS,
+            langs,
+            size,
+            "Model selection",
+            key="dev_f1",
+            what="entity F1 of the kept checkpoint on the English dev set, the only data used to choose it",
         )
+    )
     missing = sorted(set(p.languages) - set(langs))
     if missing:
         parts.append(f"No test set for {', '.join(missing)} here (held out); pass --test_dir to score them.")
@@ -856,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_analysis and {"En", "En+Trans+LCL+TCL"} <= set(args.systems):
         summary["representations"] = representation_analysis(p, out, data_dir=args.data_dir)
     (out / "results.json").write_text(json.dumps(summary, indent=2))
-    tables = write_tables(records, p, out)
+    tables = write_tables(records, p, out, load_paper_tables())
     plot_f1(records, out)
     print(tables.read_text())
     if "representations" in summary:

@@ -184,7 +184,7 @@ def test_write_tables_names_missing_test_sets(tmp_path):
     p = replace(reproduce.PRESETS["cpu"], languages=["de", "es"])
     path = reproduce.write_tables([_record("En", "es", 1, 0.4), _record("En", "de", 1, None)], p, tmp_path)
     text = path.read_text()
-    assert "**Table 1 (CoNLL)**" in text and "**Model selection**" in text
+    assert "**Table 3 (CoNLL, main results)**" in text and "**Model selection**" in text
     assert "No test set for de here" in text and text.rstrip().endswith("min of summed wall time.")
 
 
@@ -284,3 +284,27 @@ def test_a_student_without_record_retrains_the_teachers_it_reads(tmp_path, fake_
     students = [c for c in fake_runs if c[1] == "run_distill.py"]
     assert teachers == [1, 2, 3] and len(students) == 1  # the ensemble's three teachers, then the student
     assert reproduce.recorded(reproduce.run_dir(out, 500, 1, "ConCNER", "es"))
+
+
+def test_tables_put_the_papers_figures_and_the_differences_to_en_beside_ours():
+    tables = json.loads(reproduce.PAPER_TABLES.read_text())
+    records = [_record("En", "es", 1, 0.40), _record("En", "nl", 1, 0.20)]
+    records += [_record("ConCNER", "es", 1, 0.50), _record("ConCNER", "nl", 1, 0.40)]
+    paper = reproduce.paper_figures(tables, "table3_main", 500)
+    text = reproduce.table(records, ["En", "ConCNER"], ["es", "nl"], 500, "T", paper=paper)
+    header = [c.strip() for c in text.splitlines()[2].split("|")[1:-1]]
+    assert header == ["system", "es", "nl", "avg", "seeds", "Δ vs En", "paper es", "paper nl", "paper avg",
+                      "paper Δ vs En"]  # fmt: skip
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()[4:]}
+    main = tables["table3_main"]["500"]
+    en = (main["En (Wu and Dredze)"]["es"] + main["En (Wu and Dredze)"]["nl"]) / 2
+    concner = (main["ConCNER"]["es"] + main["ConCNER"]["nl"]) / 2
+    assert rows["ConCNER"][4:] == ["+15.0", f"{main['ConCNER']['es']:.1f}", f"{main['ConCNER']['nl']:.1f}",
+                                   f"{concner:.1f}", f"{concner - en:+.1f}"]  # fmt: skip
+    assert rows["En"][4] == "+0.0"
+    # Table 4 exists at 1000 sentences only: its figures are shown at every size
+    ablation = reproduce.paper_figures(tables, "table4_ablation_1000", 500)
+    assert ablation["ConCNER"]["es"] == tables["table4_ablation_1000"]["ConCNER"]["es"]
+    assert ablation["En"] == {
+        k: v for k, v in tables["table3_main"]["1000"]["En (Wu and Dredze)"].items() if k != "avg"
+    }
