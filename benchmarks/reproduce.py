@@ -743,6 +743,25 @@ def table(
     return "\n".join(lines)
 
 
+def per_type_table(records: list[dict], systems: list[str], langs: list[str], size: int) -> str:
+    """F1 per entity type, mean ± std over the runs (every seed and target language), so a type never learnt shows."""
+    types = sorted({t for r in records if r["size"] == size for t in (r.get("per_type") or {})})
+    lines = [
+        f"**F1 per entity type** (source size {size}; target test sets {', '.join(map(test_label, langs))}; "
+        "mean ± std over seeds and languages)",
+        "",
+        "| system | " + " | ".join(types) + " | runs |",
+        "|---|" + "---:|" * (len(types) + 1),
+    ]
+    for system in systems:
+        rows = [r for r in records if r["system"] == system and r["size"] == size and r["lang"] in langs]
+        rows = [r for r in rows if r.get("per_type")]
+        if rows:
+            cells = [mean_std([r["per_type"].get(t) for r in rows]) for t in types]
+            lines.append(f"| {system} | " + " | ".join(cells) + f" | {len(rows)} |")
+    return "\n".join(lines)
+
+
 def compute_summary(records: list[dict]) -> str:
     """Runs and their summed wall time (each run directory counted once, whatever the number of test sets)."""
     runs = {r["run_dir"]: r["wall_seconds"] for r in records}
@@ -794,17 +813,18 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
                 paper=figures("table4_ablation_1000"),
             )
         )
-    parts.append(
-        table(
-            records,
-            SYSTEMS,
-            langs,
-            size,
-            "Model selection",
-            key="dev_f1",
-            what="entity F1 of the kept checkpoint on the English dev set, the only data used to choose it",
+        parts.append(
+            table(
+                records,
+                SYSTEMS,
+                langs,
+                size,
+                "Model selection",
+                key="dev_f1",
+                what="entity F1 of the kept checkpoint on the English dev set, the only data used to choose it",
+            )
         )
-    )
+        parts.append(per_type_table(records, SYSTEMS, langs, size))
     missing = sorted(set(p.languages) - set(langs))
     if missing:
         parts.append(f"No test set for {', '.join(missing)} here (held out); pass --test_dir to score them.")

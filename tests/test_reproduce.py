@@ -308,3 +308,20 @@ def test_tables_put_the_papers_figures_and_the_differences_to_en_beside_ours():
     assert ablation["En"] == {
         k: v for k, v in tables["table3_main"]["1000"]["En (Wu and Dredze)"].items() if k != "avg"
     }
+
+
+def test_per_type_table_shows_a_type_never_learnt():
+    records = [
+        {**_record("En", "es", 1, 0.4), "per_type": {"PER": 0.6, "MISC": 0.0}},
+        {**_record("En", "es", 2, 0.5), "per_type": {"PER": 0.8, "MISC": 0.0}},
+    ]
+    text = reproduce.per_type_table(records, ["En", "ConCNER"], ["es"], 500)
+    assert "| system | MISC | PER | runs |" in text
+    assert "| En | 0.0 ± 0.0 | 70.0 ± 14.1 | 2 |" in text and "ConCNER" not in text
+
+
+def test_every_size_gets_its_model_selection_and_per_type_tables(tmp_path):
+    p = replace(reproduce.PRESETS["cpu"], languages=["es"], sizes=[500, 1000])
+    records = [_record("En", "es", 1, 0.4), {**_record("En", "es", 1, 0.5), "size": 1000}]
+    text = reproduce.write_tables(records, p, tmp_path).read_text()
+    assert text.count("**Model selection**") == 2 and text.count("**F1 per entity type**") == 2
