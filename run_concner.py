@@ -11,6 +11,7 @@ options after it overriding the file. `--variant` picks a paper variant (see `VA
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -31,9 +32,9 @@ from concner.cli import (
 )
 from concner.config_file import CONFIG_SUFFIXES, load_config_file
 from concner.process_group import destroy_process_group
+from modeling_concner.configuration_concner import LCL_CLASS_WEIGHTINGS, LCL_POSITIVE_MODES
 
 TRAIN_ON = ("source", "translation", "both")
-LCL_POSITIVE = ("label", "entity_type")
 PAPER_LCL_WEIGHT = 0.25
 PAPER_TCL_WEIGHT = 0.25
 
@@ -153,6 +154,27 @@ class ConCNERArguments:
     lcl_temperature: float = field(default=0.1, metadata={"help": "τ of LCL (paper: 0.1)."})
     tcl_temperature: float = field(default=0.1, metadata={"help": "τ of TCL (paper: 0.1)."})
     lcl_positive: str = field(default="label", metadata={"help": "LCL positives: same `label` or same `entity_type`."})
+    lcl_o_sample_ratio: float | None = field(
+        default=None,
+        metadata={
+            "help": "Beyond the paper: keep at most this many random O anchors per entity anchor in LCL (0: none; "
+            "default: all, the paper)."
+        },
+    )
+    lcl_o_in_denominator: bool = field(
+        default=True,
+        metadata={
+            "help": "With --lcl_o_sample_ratio: false drops the O tokens that are not kept anchors from LCL's "
+            "denominators and positives (default: true, kept)."
+        },
+    )
+    lcl_class_weighting: str = field(
+        default="none",
+        metadata={
+            "help": "LCL anchor weights: `none` (paper) or `balanced` (inverse class frequency among the anchors, "
+            "averaging to 1)."
+        },
+    )
     contrastive_gather: bool = field(
         default=False, metadata={"help": "Contrast against the representations of all processes (global batch)."}
     )
@@ -166,8 +188,20 @@ class ConCNERArguments:
         self.tcl_weight = tcl if self.tcl_weight is None else self.tcl_weight
         if self.train_on not in TRAIN_ON:
             raise UsageError(f"--train_on must be one of {', '.join(TRAIN_ON)}, got {self.train_on!r}")
-        if self.lcl_positive not in LCL_POSITIVE:
-            raise UsageError(f"--lcl_positive must be one of {', '.join(LCL_POSITIVE)}, got {self.lcl_positive!r}")
+        if self.lcl_positive not in LCL_POSITIVE_MODES:
+            raise UsageError(
+                f"--lcl_positive must be one of {', '.join(LCL_POSITIVE_MODES)}, got {self.lcl_positive!r}"
+            )
+        ratio = self.lcl_o_sample_ratio
+        if ratio is not None and not (math.isfinite(ratio) and ratio >= 0):
+            raise UsageError(f"--lcl_o_sample_ratio must be a finite number >= 0, got {ratio}")
+        if not self.lcl_o_in_denominator and ratio is None:
+            raise UsageError("--lcl_o_in_denominator false needs --lcl_o_sample_ratio (which O anchors to keep)")
+        if self.lcl_class_weighting not in LCL_CLASS_WEIGHTINGS:
+            raise UsageError(
+                f"--lcl_class_weighting must be one of {', '.join(LCL_CLASS_WEIGHTINGS)}, "
+                f"got {self.lcl_class_weighting!r}"
+            )
         for name in ("ce_weight", "lcl_weight", "tcl_weight"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name} must be >= 0, got {getattr(self, name)}")

@@ -12,6 +12,9 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from .configuration_concner import ConCNERConfig
 from .losses import IGNORE_INDEX, label_contrastive_loss, translation_contrastive_loss
 
+# Seed of LCL's O-anchor sampling in evaluation mode (a fixed draw: evaluation losses do not vary between calls).
+_LCL_EVAL_SEED = 0
+
 
 @dataclass
 class ConCNEROutput(TokenClassifierOutput):
@@ -120,6 +123,31 @@ class ConCNERForTokenClassification(BertPreTrainedModel):
             self._lcl_type_table = cached
         return torch.where(labels == IGNORE_INDEX, labels, cached[1][labels.clamp(min=0)])
 
+    def _lcl_o_class(self) -> int | None:
+        """The class id of `O` among `_lcl_classes`' ids, for LCL's O options (None when both are off)."""
+        cfg = self.config
+        if cfg.lcl_o_sample_ratio is None and cfg.lcl_o_in_denominator:
+            return None
+        if "O" not in cfg.label2id:
+            raise ValueError(f"lcl_o_sample_ratio needs an 'O' label in config.label2id, got {sorted(cfg.label2id)}")
+        o_label = int(cfg.label2id["O"])
+        if cfg.lcl_positive == "entity_type":
+            tags = tuple(cfg.id2label[i] for i in range(self.num_labels))
+            o_label = entity_type_ids(tags)[o_label]
+        return o_label
+
+    def _lcl_generator(self) -> torch.Generator | None:
+        """CPU generator of LCL's O-anchor sampling; None when the option is off.
+
+        Training: seeded from one draw of torch's default CPU generator per forward pass, so the sampling changes
+        every step and follows the training seed (`set_seed`) and the RNG state a Trainer checkpoint restores; the
+        draw does not depend on the batch, so processes seeded alike stay in step. Evaluation: a fixed seed.
+        """
+        if self.config.lcl_o_sample_ratio is None:
+            return None
+        seed = int(torch.randint(0, 2**62, (1,))) if self.training else _LCL_EVAL_SEED
+        return torch.Generator().manual_seed(seed)
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -167,7 +195,16 @@ class ConCNERForTokenClassification(BertPreTrainedModel):
             feats, classes = hidden[keep], self._lcl_classes(labels[keep])
             if gather:
                 feats, classes = _gather_with_grad(feats), _gather_with_grad(classes)
-            lcl = label_contrastive_loss(feats, classes, cfg.lcl_temperature)
+            lcl = label_contrastive_loss(
+                feats,
+                classes,
+                cfg.lcl_temperature,
+                o_label=self._lcl_o_class(),
+                o_sample_ratio=cfg.lcl_o_sample_ratio,
+                o_in_denominator=cfg.lcl_o_in_denominator,
+                class_weighting=cfg.lcl_class_weighting,
+                generator=self._lcl_generator(),
+            )
         if pair_ids is not None and cfg.tcl_weight > 0:
             pooled = mean_pool(hidden, attention_mask)
             pairs = split_pairs(pooled, pair_ids)

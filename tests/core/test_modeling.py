@@ -131,7 +131,19 @@ def test_entity_type_ids_against_a_naive_mapping():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(ce_weight=-1.0), dict(lcl_temperature=0.0), dict(tcl_temperature=-0.1), dict(lcl_positive="span")],
+    [
+        dict(ce_weight=-1.0),
+        dict(lcl_temperature=0.0),
+        dict(tcl_temperature=-0.1),
+        dict(lcl_positive="span"),
+        dict(lcl_o_sample_ratio=-0.5),
+        dict(lcl_o_sample_ratio=float("nan")),
+        dict(lcl_o_sample_ratio=float("inf")),
+        dict(lcl_o_sample_ratio=True),
+        dict(lcl_o_sample_ratio="0.5"),
+        dict(lcl_o_in_denominator=False),  # needs lcl_o_sample_ratio
+        dict(lcl_class_weighting="inverse"),
+    ],
 )
 def test_config_validation(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
@@ -201,7 +213,121 @@ def test_method_fields_are_one_list_that_config_arguments_card_and_export_follow
     assert set(model_card._METHOD_FIELDS) == set(METHOD_FIELDS)
     assert set(METHOD_FIELDS) < set(export.CONCNER_CONFIG_KEYS)
     # the teacher's config takes each one from the arguments
-    args = run_concner.ConCNERArguments(variant="concner", lcl_temperature=0.3, lcl_positive="entity_type")
+    args = run_concner.ConCNERArguments(
+        variant="concner",
+        lcl_temperature=0.3,
+        lcl_positive="entity_type",
+        lcl_o_sample_ratio=0.5,
+        lcl_o_in_denominator=False,
+        lcl_class_weighting="balanced",
+    )
     fields = {name: getattr(args, name) for name in METHOD_FIELDS}
     config = ConCNERConfig(**fields)
     assert {name: getattr(config, name) for name in METHOD_FIELDS} == fields
+
+
+# ---------------------------------------------------------------------------------------------- LCL options
+
+
+LCL_OPTIONS = dict(lcl_o_sample_ratio=0.5, lcl_o_in_denominator=False, lcl_class_weighting="balanced")
+
+
+def mostly_o(inputs: dict) -> dict:
+    """`batch()` with two thirds of its labels turned into O (id 0), as in NER data; entity labels 1, 4 and 7."""
+    labels = inputs["labels"]
+    return {**inputs, "labels": torch.where((labels > 0) & (labels % 3 != 1), 0, labels)}
+
+
+def test_lcl_options_default_to_the_paper():
+    cfg = tiny_config()
+    assert cfg.lcl_positive == "label" and cfg.lcl_o_sample_ratio is None
+    assert cfg.lcl_o_in_denominator is True and cfg.lcl_class_weighting == "none"
+    m = ConCNERForTokenClassification(cfg)
+    assert m._lcl_o_class() is None and m._lcl_generator() is None
+
+
+def test_lcl_options_roundtrip_through_save_and_load(tmp_path):
+    torch.manual_seed(0)
+    m = ConCNERForTokenClassification(tiny_config(lcl_positive="entity_type", **LCL_OPTIONS))
+    m.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert {k: saved[k] for k in LCL_OPTIONS} == LCL_OPTIONS and saved["lcl_positive"] == "entity_type"
+    for loaded in (AutoConfig.from_pretrained(tmp_path), ConCNERConfig.from_pretrained(tmp_path)):
+        assert {k: getattr(loaded, k) for k in LCL_OPTIONS} == LCL_OPTIONS and loaded.lcl_positive == "entity_type"
+    ratio_zero = tiny_config(lcl_o_sample_ratio=0)
+    ratio_zero.save_pretrained(tmp_path / "zero")
+    assert ConCNERConfig.from_pretrained(tmp_path / "zero").lcl_o_sample_ratio == 0.0
+    # a config saved before the options existed loads with the paper's values
+    del saved["lcl_o_sample_ratio"], saved["lcl_o_in_denominator"], saved["lcl_class_weighting"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    old = ConCNERConfig.from_pretrained(tmp_path)
+    assert (old.lcl_o_sample_ratio, old.lcl_o_in_denominator, old.lcl_class_weighting) == (None, True, "none")
+
+
+@pytest.mark.parametrize("positive", ["label", "entity_type"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(lcl_o_sample_ratio=0.5),
+        dict(lcl_o_sample_ratio=0.0),
+        dict(lcl_o_sample_ratio=0.3, lcl_o_in_denominator=False),
+        dict(lcl_class_weighting="balanced"),
+        LCL_OPTIONS,
+    ],
+)
+def test_lcl_options_reach_the_loss(positive, options):
+    torch.manual_seed(0)
+    m = ConCNERForTokenClassification(tiny_config(lcl_positive=positive, **options)).eval()
+    inputs = mostly_o(batch())
+    out = m(**inputs, output_hidden_states=True)
+    keep = inputs["labels"] != -100
+    classes = m._lcl_classes(inputs["labels"][keep])
+    o_class = LABELS.index("O") if positive == "label" else entity_type_ids(tuple(LABELS))[LABELS.index("O")]
+    expected = label_contrastive_loss(
+        out.hidden_states[-1][keep],
+        classes,
+        0.1,
+        o_label=o_class,
+        o_sample_ratio=options.get("lcl_o_sample_ratio"),
+        o_in_denominator=options.get("lcl_o_in_denominator", True),
+        class_weighting=options.get("lcl_class_weighting", "none"),
+        generator=torch.Generator().manual_seed(0),  # evaluation mode: the fixed seed
+    )
+    assert torch.allclose(out.lcl_loss, expected)
+    paper = ConCNERForTokenClassification(tiny_config(lcl_positive=positive)).eval()
+    paper.load_state_dict(m.state_dict())
+    assert not torch.allclose(paper(**inputs).lcl_loss, out.lcl_loss)  # the option changes the loss
+
+
+def test_o_class_is_looked_up_in_label2id():
+    labels = ["B-LOC", "I-LOC", "O", "B-PER", "I-PER"]
+    cfg = dict(id2label=dict(enumerate(labels)), label2id={t: i for i, t in enumerate(labels)})
+    m = ConCNERForTokenClassification(tiny_config(lcl_o_sample_ratio=1.0, **cfg))
+    assert m._lcl_o_class() == 2
+    m = ConCNERForTokenClassification(tiny_config(lcl_o_sample_ratio=1.0, lcl_positive="entity_type", **cfg))
+    assert m._lcl_o_class() == entity_type_ids(tuple(labels))[2] == 1
+    no_o = ["B-LOC", "I-LOC"]
+    no_o_cfg = dict(id2label=dict(enumerate(no_o)), label2id={t: i for i, t in enumerate(no_o)})
+    m = ConCNERForTokenClassification(tiny_config(lcl_o_sample_ratio=1.0, **no_o_cfg))
+    with pytest.raises(ValueError, match="'O' label"):
+        m._lcl_o_class()
+
+
+def test_o_sampling_follows_the_training_seed_and_is_fixed_in_evaluation():
+    torch.manual_seed(0)
+    m = ConCNERForTokenClassification(tiny_config(lcl_o_sample_ratio=0.5, lcl_o_in_denominator=False))
+    inputs = mostly_o(batch(seed=1, b=4, t=16))
+    m.train()
+    runs = []
+    for seed in (7, 7, 8):
+        torch.manual_seed(seed)
+        runs.append([m(**inputs).lcl_loss.detach() for _ in range(3)])
+    assert all(torch.equal(a, b) for a, b in zip(runs[0], runs[1]))  # same seed, same draws step after step
+    assert not torch.equal(runs[0][0], runs[0][1])  # a new draw every step
+    assert not all(torch.equal(a, b) for a, b in zip(runs[0], runs[2]))  # another seed, other draws
+    m.eval()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        first = m(**inputs).lcl_loss
+        torch.manual_seed(2)
+        assert torch.equal(first, m(**inputs).lcl_loss)

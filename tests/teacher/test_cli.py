@@ -68,6 +68,22 @@ def test_variant_shortcuts(files, variant, expected):
     assert (concner.train_on, concner.lcl_weight, concner.tcl_weight, concner.ce_weight) == (*expected, 0.5)
 
 
+def test_lcl_options_default_to_the_paper_and_parse(files, tmp_path):
+    base = ["--train_file", files["train"], "--translation_file", files["translation"], "--output_dir", "o"]
+    _, _, concner, _ = run_concner.parse_arguments([PAPER, *base])
+    assert (concner.lcl_positive, concner.lcl_o_sample_ratio) == ("label", None)
+    assert (concner.lcl_o_in_denominator, concner.lcl_class_weighting) == (True, "none")
+    options = ["--lcl_positive", "entity_type", "--lcl_o_sample_ratio", "0.5", "--lcl_o_in_denominator", "false",
+               "--lcl_class_weighting", "balanced"]  # fmt: skip
+    _, _, concner, _ = run_concner.parse_arguments([*base, *options])
+    assert (concner.lcl_positive, concner.lcl_o_sample_ratio) == ("entity_type", 0.5)
+    assert (concner.lcl_o_in_denominator, concner.lcl_class_weighting) == (False, "balanced")
+    config = tmp_path / "c.yaml"
+    config.write_text("lcl_o_sample_ratio: 0\nlcl_class_weighting: balanced\n")
+    _, _, concner, _ = run_concner.parse_arguments([str(config), *base])
+    assert (concner.lcl_o_sample_ratio, concner.lcl_class_weighting) == (0.0, "balanced")
+
+
 def test_unknown_config_key(files, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(f"train_file: {files['train']}\noutput_dir: o\nlcl_wieght: 0.1\n")
@@ -104,14 +120,29 @@ def _bad_cases(files: dict[str, str]) -> dict[str, tuple[list[str], str]]:
             "--map_types_to_o FOO",
         ),
         "unknown_option": (["--train_file", train, "--variant", "en", "--bogus", "1", *out], "--bogus"),
+        **{
+            f"lcl_{name}": (["--train_file", train, "--variant", "en_lcl", *option, *out], expected)
+            for name, (option, expected) in LCL_BAD_OPTIONS.items()
+        },
     }
+
+
+# Bad values of the LCL options: (arguments, what the error line says).
+LCL_BAD_OPTIONS = {
+    "negative_o_ratio": (["--lcl_o_sample_ratio", "-1"], "--lcl_o_sample_ratio must be a finite number >= 0"),
+    "nan_o_ratio": (["--lcl_o_sample_ratio", "nan"], "--lcl_o_sample_ratio must be a finite number >= 0"),
+    "word_o_ratio": (["--lcl_o_sample_ratio", "half"], "--lcl_o_sample_ratio"),
+    "o_denominator_without_ratio": (["--lcl_o_in_denominator", "false"], "needs --lcl_o_sample_ratio"),
+    "class_weighting": (["--lcl_class_weighting", "inverse"], "--lcl_class_weighting must be one of none, balanced"),
+    "positive": (["--lcl_positive", "span"], "--lcl_positive must be one of label, entity_type"),
+}
 
 
 def test_bad_arguments_exit_2_with_one_error_line(files):
     cases = _bad_cases(files)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     # models are looked up only after the data checks, so a missing model folder is never reached
-    subprocess_cases = ("missing_file", "tcl_without_translation", "data_error")
+    subprocess_cases = ("missing_file", "tcl_without_translation", "data_error", "lcl_negative_o_ratio")
     runs = {
         name: subprocess.Popen(
             [
@@ -140,7 +171,10 @@ def test_bad_arguments_exit_2_with_one_error_line(files):
         assert stderr.strip().splitlines()[-1] == errors[0]
 
 
-@pytest.mark.parametrize("case", ["tcl_with_source_only", "labels_not_reconcilable", "unknown_option"])
+IN_PROCESS_CASES = ["tcl_with_source_only", "labels_not_reconcilable", "unknown_option"]
+
+
+@pytest.mark.parametrize("case", [*IN_PROCESS_CASES, *(f"lcl_{name}" for name in LCL_BAD_OPTIONS)])
 def test_main_returns_2_with_one_error_line(files, case, capsys):
     argv, expected = _bad_cases(files)[case]
     assert run_concner.main(argv) == 2

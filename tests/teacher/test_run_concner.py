@@ -47,15 +47,25 @@ def test_every_variant_trains(variant, synthetic, tiny_bert_dir, tmp_path, capsy
     assert f"train_on={train_on}" in out and "label map: 0=O, 1=B-LOC" in out
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+# The LCL options beyond the paper: the O-anchor sampling draws from torch's RNG, which a checkpoint restores.
+LCL_OPTIONS = {"lcl_o_sample_ratio": 0.5, "lcl_o_in_denominator": False, "lcl_class_weighting": "balanced"}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp32_lcl_options"])
 def test_resume_gives_the_same_run(precision, synthetic, tiny_bert_dir, tmp_path):
-    """Kill-and-resume is exact, in fp32 and under CPU bf16 autocast (`--bf16`, the cpu preset's fast setting)."""
+    """Kill-and-resume is exact, in fp32 and under CPU bf16 autocast (`--bf16`, the cpu preset's fast setting), also
+    with LCL's O-anchor sampling and class weights."""
     common = ["--variant", "concner", "--num_train_epochs", "3", "--eval_steps", "3", "--save_steps", "3",
               "--save_total_limit", "20", "--load_best_model_at_end", "false"]  # fmt: skip
     if precision == "bf16":
         common += ["--bf16", "true"]
+    if precision == "fp32_lcl_options":
+        common += [arg for name, value in LCL_OPTIONS.items() for arg in (f"--{name}", str(value))]
     full = tmp_path / "full"
     run_concner.run(run_argv(synthetic, tiny_bert_dir, full, *common))
+    if precision == "fp32_lcl_options":
+        config = json.loads((full / "config.json").read_text())
+        assert {name: config[name] for name in LCL_OPTIONS} == LCL_OPTIONS
     state = _state(full)
     steps_per_epoch = state["max_steps"] // 3
     # a checkpoint in the middle of the second or third epoch, so the resumed epoch is reshuffled with seed + epoch
