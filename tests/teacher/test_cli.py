@@ -142,7 +142,7 @@ def test_bad_arguments_exit_2_with_one_error_line(files):
     cases = _bad_cases(files)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     # models are looked up only after the data checks, so a missing model folder is never reached
-    subprocess_cases = ("missing_file", "tcl_without_translation", "data_error", "lcl_negative_o_ratio")
+    subprocess_cases = ("missing_file", "tcl_without_translation", "data_error")
     runs = {
         name: subprocess.Popen(
             [
