@@ -22,6 +22,7 @@ from concner.cli import (
     UsageError,
     accelerator_available,
     attention_kwargs,
+    check_language_code,
     check_max_seq_length,
     check_model_folder,
     check_output_dir,
@@ -104,10 +105,22 @@ class DataArguments:
         default=True, metadata={"help": "Drop translation pairs whose entity-type multisets differ."}
     )
     pair_by: str = field(default="auto", metadata={"help": "Pair translations by `index`, `id` or `auto`."})
+    source_language: str = field(
+        default="en", metadata={"help": "ISO 639 code of the source data D_SRC (the model card's `language`)."}
+    )
+    target_language: str | None = field(
+        default=None,
+        metadata={
+            "help": "ISO 639 code of the translation D_TGT (the model card's `language`; default: the languages of "
+            "--test_files)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.train_file is None and self.dataset_name is None:
             raise UsageError("give --train_file or --dataset_name")
+        check_language_code("--source_language", self.source_language)
+        check_language_code("--target_language", self.target_language)
         for option in ("train_file", "translation_file", "validation_file"):
             _existing_file(getattr(self, option), f"--{option}")
         self.test_sets = {}
@@ -330,6 +343,7 @@ class LoadedData:
     types_mapped_to_o: list[str]
     notes: list[str]
     source_size: int
+    translation: Any | None = None  # the translation rows kept for training (D_TGT), when the variant uses them
 
 
 def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: int) -> LoadedData:
@@ -388,7 +402,7 @@ def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: in
         translation = map_types_to_o(translation, drop) if translation is not None else None
         tests = {lang: map_types_to_o(ds, drop) for lang, ds in tests.items()}
     label_list = build_label_list(source, *([validation] if validation is not None else []))
-    summary = None
+    summary, paired_translation = None, None
     if concner_args.train_on == "source":
         train = _with_pair_ids(source, None)
     else:
@@ -415,6 +429,7 @@ def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: in
         types_mapped_to_o=sorted(drop),
         notes=notes,
         source_size=len(source),
+        translation=paired_translation,
     )
 
 
@@ -505,34 +520,44 @@ def build_teacher(
     return model
 
 
-def attach_model_card(trainer: Any, data_args: DataArguments, concner_args: ConCNERArguments, data: Any) -> Any:
-    """Register `concner.model_card`'s callback; returns the card data.
+def build_model_card(
+    data_args: DataArguments, concner_args: ConCNERArguments, loaded: LoadedData, data: PreparedData
+) -> Any:
+    """The trainer's card writer (`concner.model_card.ModelCardCallback`), told about the data and the variant.
 
-    The card itself (`README.md` in every checkpoint and in the output folder) is that module's business; this
-    script only tells it about the data and the variant.
+    The card (`README.md` in every checkpoint and in the output folder) is the trainer's business; this script only
+    gives it the languages, the files and sizes used and the widget sentences (from the translation D_TGT, else the
+    source).
     """
-    from concner.model_card import ConCNERModelCardData, add_model_card_callback
+    from concner.model_card import ConCNERModelCardData, ModelCardCallback
 
-    card = add_model_card_callback(trainer, ConCNERModelCardData(target_languages=list(data_args.test_sets) or None))
+    target = [data_args.target_language] if data_args.target_language else list(data_args.test_sets)
+    card = ConCNERModelCardData(source_language=data_args.source_language, target_languages=target or None)
     card.set_hyperparameters(
         max_seq_length=data_args.max_seq_length,
         max_train_samples=data.source_size if data_args.max_train_samples is not None else None,  # as used
         variant=concner_args.variant or "custom",
         train_on=concner_args.train_on,
     )
+    hub_source = data_args.train_file is None
+    if hub_source and not os.path.exists(data_args.dataset_name):
+        card.dataset_ids.append(data_args.dataset_name)
+    source = data_args.train_file or data_args.dataset_name
+    if hub_source and data_args.dataset_config_name:
+        source = f"{source} ({data_args.dataset_config_name})"
+    validation = data_args.validation_file
+    if validation is None and loaded.validation is not None:
+        validation = f"{source}, split {data_args.validation_split}"
     card.set_training_data(
         source_size=data.source_size,
+        source_file=source,
         target_size=data.target_size,
-        translation_backend=os.path.basename(data_args.translation_file) if data_args.translation_file else None,
+        translation_file=data_args.translation_file if loaded.translation is not None else None,
+        validation_size=len(loaded.validation) if loaded.validation is not None else None,
+        validation_file=validation,
     )
-    return card
-
-
-def write_card(trainer: Any) -> None:
-    """Write the model card into the output folder (main process only)."""
-    from concner.model_card import write_model_card
-
-    write_model_card(trainer)
+    card.set_widget_examples(loaded.translation if loaded.translation is not None else loaded.train)
+    return ModelCardCallback(card)
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -637,8 +662,8 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         data_collator=DataCollatorForConCNER(tokenizer, pad_to_multiple_of=None),
         compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=argmax_logits,
+        model_card=build_model_card(data_args, concner_args, loaded, data),
     )
-    attach_model_card(trainer, data_args, concner_args, data)
 
     all_metrics: dict[str, float] = {}
     if training_args.do_train:
@@ -665,15 +690,15 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         all_metrics.update(output.metrics)
     trainer.compute_metrics = compute_metrics
 
-    if training_args.do_train:
-        write_card(trainer)
+    if training_args.push_to_hub:
+        trainer.push_to_hub()  # saves, writes the ConCNER card once, uploads the model files only
+    elif training_args.do_train:
+        trainer.create_model_card()
     if model_args.export_plain_bert and trainer.is_world_process_zero():
         from concner.export import export_plain_bert
 
         path = export_plain_bert(training_args.output_dir, os.path.join(training_args.output_dir, "bert"))
         _print(f"plain BertForTokenClassification saved to {path}")
-    if training_args.push_to_hub:
-        trainer.push_to_hub()  # routed by concner.model_card to an upload of the folder with our card
     return all_metrics
 
 

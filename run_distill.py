@@ -51,6 +51,7 @@ from concner.cli import (
     UsageError,
     accelerator_available,
     attention_kwargs,
+    check_language_code,
     check_max_seq_length,
     check_model_folder,
     check_output_dir,
@@ -168,10 +169,22 @@ class DistillDataArguments:
         metadata={"help": "Run the teacher once over D_U and the dev set and cache its outputs (Arrow column)."},
     )
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenisation."})
+    source_language: str = field(
+        default="en",
+        metadata={"help": "ISO 639 code of the teacher's source data and --validation_file (the card's `language`)."},
+    )
+    target_language: str | None = field(
+        default=None,
+        metadata={
+            "help": "ISO 639 code of D_U (the model card's `language`; default: the languages of --test_files)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if (self.unlabeled_file is None) == (self.dataset_name is None):
             raise ValueError("give exactly one of --unlabeled_file and --dataset_name")
+        check_language_code("--source_language", self.source_language)
+        check_language_code("--target_language", self.target_language)
         if self.unlabeled_max_samples is not None and self.unlabeled_max_samples < 1:
             raise ValueError(f"--unlabeled_max_samples must be >= 1, got {self.unlabeled_max_samples}")
         if self.text_format not in ("auto", "text", "conll"):
@@ -341,6 +354,7 @@ class Prepared(NamedTuple):
     tests: dict[str, tuple[datasets.Dataset, datasets.Dataset]]
     scoring_id2label: dict[int, str]
     notes: list[str]
+    unlabelled: datasets.Dataset | None = None  # D_U as used (after --unlabeled_max_samples)
 
 
 def prepare(
@@ -451,6 +465,7 @@ def prepare(
         tests,
         scoring_id2label,
         notes,
+        unlabelled,
     )
 
 
@@ -478,8 +493,9 @@ def run(
         teacher_processing_class=p.teacher_tokenizer,
         compute_metrics=compute_metrics,
         preprocess_logits_for_metrics=argmax_logits if compute_metrics is not None else None,
+        model_card=build_model_card(model_args, data_args, p),
     )
-    card = _add_model_card(trainer, p.student_path, list(p.tests))
+    card = trainer.model_card.card_data
     all_metrics: dict[str, float] = {}
     if training_args.do_train:
         result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -498,15 +514,12 @@ def run(
         metrics = score_test_set(trainer, test, test_features, f"test_{lang}", p.scoring_id2label)
         trainer.log_metrics(f"test_{lang}", metrics)
         trainer.save_metrics(f"test_{lang}", metrics)
-        if card is not None:
-            card.add_metrics(metrics, prefix=f"test_{lang}")
+        card.add_metrics(metrics, prefix=f"test_{lang}")  # word-level scores, computed outside `predict`
         all_metrics.update(metrics)
-    if training_args.do_train and card is not None:
-        from concner.model_card import write_model_card
-
-        write_model_card(trainer, card)
     if training_args.push_to_hub:
-        trainer.push_to_hub()
+        trainer.push_to_hub()  # saves, writes the ConCNER card once, uploads the model files only
+    elif training_args.do_train:
+        trainer.create_model_card()
     return all_metrics
 
 
@@ -533,12 +546,40 @@ def score_test_set(
     return metrics
 
 
-def _add_model_card(trainer: DistillationTrainer, student_path: str, languages: list[str]) -> Any:
-    from concner.model_card import ConCNERModelCardData, add_model_card_callback
+def build_model_card(model_args: DistillModelArguments, data_args: DistillDataArguments, p: Prepared) -> Any:
+    """The trainer's card writer (`concner.model_card.ModelCardCallback`), told about the data of the run.
 
+    The card gets the languages (`--target_language`, else the test sets'), D_U's file or Hub id and size, the dev
+    set, the teacher(s) and widget sentences taken from D_U.
+    """
+    from concner.model_card import ConCNERModelCardData, ModelCardCallback, data_reference
+
+    student_path = str(p.student_path)
     base = student_path if not os.path.exists(student_path) and student_path.count("/") <= 1 else None
-    data = ConCNERModelCardData(model_role="student", target_languages=languages or None, base_model=base)
-    return add_model_card_callback(trainer, data)
+    target = [data_args.target_language] if data_args.target_language else list(p.tests)
+    card = ConCNERModelCardData(
+        model_role="student", source_language=data_args.source_language, target_languages=target or None,
+        base_model=base,
+    )  # fmt: skip
+    unlabelled = data_args.unlabeled_file or data_args.dataset_name
+    if data_args.unlabeled_file is None:
+        if not os.path.exists(data_args.dataset_name):
+            card.dataset_ids.append(data_args.dataset_name)
+        split = None if data_args.dataset_split == "train" else f"split {data_args.dataset_split}"
+        details = ", ".join(d for d in (data_args.dataset_config_name, split) if d)
+        unlabelled += f" ({details})" if details else ""
+    card.set_training_data(
+        unlabeled_size=len(p.unlabelled),
+        unlabeled_file=unlabelled,
+        validation_size=len(p.dev) if p.dev is not None else None,
+        validation_file=data_args.validation_file,
+        teachers=[model_args.teacher_model_name_or_path, *model_args.teacher_ensemble],
+    )
+    card.set_hyperparameters(
+        max_seq_length=data_args.max_seq_length, student_initialisation=data_reference(student_path)
+    )
+    card.set_widget_examples(p.unlabelled)
+    return ModelCardCallback(card)
 
 
 def main(argv: list[str] | None = None) -> int:

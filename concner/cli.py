@@ -178,6 +178,12 @@ def check_model_folder(option: str, path: str) -> None:
         raise UsageError(f"{option}: {what}: {path}")
 
 
+def check_language_code(option: str, code: str | None) -> None:
+    """A language option (the model card's `language` metadata) must be an ISO 639 code: `de`, `es`, `nld`."""
+    if code is not None and not re.fullmatch(r"[a-z]{2,3}", code):
+        raise UsageError(f"{option} must be an ISO 639 language code such as de, got {code!r}")
+
+
 def check_max_seq_length(max_seq_length: int, config: object, name: str) -> None:
     """`--max_seq_length` must fit the model's position embeddings (else training crashes on the longest rows)."""
     positions = getattr(config, "max_position_embeddings", None)
@@ -253,6 +259,7 @@ __all__ = [
     "UsageError",
     "accelerator_available",
     "attention_kwargs",
+    "check_language_code",
     "check_output_dir",
     "one_line",
     "plan_types_to_o",

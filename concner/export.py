@@ -39,6 +39,7 @@ TOKENIZER_FILES = (
     "spiece.model",
 )
 _USAGE_BLOCK = re.compile(r"<!-- usage-start -->.*?<!-- usage-end -->", re.DOTALL)
+_USAGE_CALL = re.compile(r"^entities = ner\(.*\)$", re.MULTILINE)  # the card's example sentence
 
 
 def plain_bert_config(concner_config: dict) -> dict:
@@ -69,11 +70,14 @@ def _read_config(src: Path) -> dict:
 
 
 def _plain_card(text: str, dst_name: str) -> str:
-    """The teacher's card with the usage snippet of a plain BERT folder (no `trust_remote_code`)."""
+    """The teacher's card with the usage snippet of a plain BERT folder (no `trust_remote_code`), same sentence."""
+    block = _USAGE_BLOCK.search(text)
+    call = _USAGE_CALL.search(block.group(0)) if block else None
+    example = call.group(0) if call else 'entities = ner("Peter Smith flew from London to Berlin.")'
     snippet = (
         "<!-- usage-start -->\n```python\nfrom transformers import pipeline\n\n"
         f'ner = pipeline("ner", model="path/to/{dst_name}", aggregation_strategy="simple")\n'
-        'entities = ner("Peter Smith flew from London to Berlin.")\n```\n\n'
+        f"{example}\n```\n\n"
         "This folder is the ConCNER teacher exported to a plain `BertForTokenClassification` "
         "(`python -m concner.export`): no custom code is needed.\n<!-- usage-end -->"
     )

@@ -1,11 +1,16 @@
-"""Model cards for ConCNER teachers and students: card data, the callback that fills it, rendering, Hub upload.
+"""Model cards for ConCNER teachers and students: card data, the callback that fills and writes it, Hub upload.
 
-Follows SpanMarker's `model_card.py`: a `huggingface_hub.CardData` subclass holds the user's fields (languages,
-base model, datasets, license, model id) and the fields a [`ModelCardCallback`] fills during training
-(hyperparameters, loss history, evaluation metrics); `model_card_template.md` renders it. Every saved folder gets
-the card as `README.md` (checkpoints from `on_save`, the final folder from [`write_model_card`]), and
-[`push_folder_to_hub`] uploads a finished folder (card, config, safetensors weights, tokenizer, custom code) and
-nothing else.
+Follows SpanMarker's `model_card.py`. A `huggingface_hub.CardData` subclass, [`ConCNERModelCardData`], holds the
+user's fields (languages, base model, datasets, license, model id), what the training scripts know about the data
+(files or Hub ids and the sizes used, widget sentences from the target-language training text) and what a
+[`ModelCardCallback`] fills during training (hyperparameters, loss history, evaluation metrics). The YAML header is a
+`huggingface_hub.ModelCardData` (its `eval_results` become the `model-index`), the hyperparameters and tables come
+from `transformers.modelcard`, and `model_card_template.md` renders the body.
+
+The trainers own the card (`trainers.base.ConCNERBaseTrainer`): given a [`ModelCardCallback`] as `model_card`, their
+`create_model_card` writes it as `README.md` and their `push_to_hub` uploads the folder with [`push_folder_to_hub`]
+(card, config, safetensors weights, tokenizer, custom code and nothing else). Every checkpoint gets its card from the
+callback's `on_save`; [`write_model_card`] also writes the card of a saved folder.
 """
 
 from __future__ import annotations
@@ -28,10 +33,9 @@ import huggingface_hub
 import tokenizers
 import torch
 import transformers
-from huggingface_hub import CardData, HfApi, ModelCard
-from huggingface_hub.repocard_data import EvalResult, eval_results_to_model_index
-from huggingface_hub.utils import yaml_dump
+from huggingface_hub import CardData, EvalResult, HfApi, ModelCard, ModelCardData
 from transformers import TrainerCallback, TrainingArguments
+from transformers.modelcard import extract_hyperparameters_from_trainer, make_markdown_table, parse_log_history
 
 import concner
 from concner.io_utils import atomic_write_text
@@ -43,20 +47,9 @@ TEMPLATE_PATH = Path(__file__).parent / "model_card_template.md"
 CARD_NAME = "README.md"
 TASK_NAME = "Named Entity Recognition"
 TASK_TYPE = "token-classification"
+# Only when the card knows no training text (a card written for a folder by hand).
 DEFAULT_EXAMPLE = "Peter Smith flew from London to Berlin for a meeting of the European Commission."
-
-YAML_FIELDS = (
-    "language",
-    "license",
-    "library_name",
-    "tags",
-    "datasets",
-    "metrics",
-    "pipeline_tag",
-    "base_model",
-    "widget",
-    "model-index",
-)
+WIDGET_COUNT = 5
 
 # Files a finished model folder may upload: card, config, weights (safetensors only), tokenizer, remote code,
 # result summaries. Checkpoints, optimizer/scheduler state, pickles and TensorBoard runs never leave the machine.
@@ -92,22 +85,31 @@ HUB_IGNORE_PATTERNS = [
     "*.npy",
 ]
 
-CITATION = """@inproceedings{fu-etal-2024-dual,
-    title = "A Dual-Contrastive Framework for Low-Resource Cross-Lingual Named Entity Recognition",
-    author = "Fu, Yingwen and Lin, Nankai and Yang, Ziyu and Jiang, Shengyi",
-    booktitle = "Proceedings of the 2024 Joint International Conference on Computational Linguistics, Language Resources and Evaluation (LREC-COLING 2024)",
-    year = "2024",
-    address = "Torino, Italia",
-    publisher = "ELRA and ICCL",
-    eprint = "2204.00796",
-    archivePrefix = "arXiv"
-}"""  # noqa: E501
+# The paper as ../shared/paper states it (Fu, Lin, Yang, Jiang, arXiv:2204.00796; no venue named there), the
+# entry of the README's "Citation" section.
+CITATION = """@article{fu2022concner,
+  title   = {A Dual-Contrastive Framework for Low-Resource Cross-Lingual Named Entity Recognition},
+  author  = {Fu, Yingwen and Lin, Nankai and Yang, Ziyu and Jiang, Shengyi},
+  journal = {arXiv preprint arXiv:2204.00796},
+  year    = {2022}
+}"""
 
 # Paper symbols for the ConCNER config fields (eq. 8: L = α·CE + β·(LCL + TCL)).
 _METHOD_FIELDS = {name: f"{symbol} ({name})" if symbol else name for name, symbol in METHOD_FIELDS.items()}
 _LOSS_COLUMNS = {"loss": "Training Loss", "ce_loss": "CE", "lcl_loss": "LCL", "tcl_loss": "TCL", "kd_loss": "KD"}
 _SPLIT_NAMES = {"eval": "validation", "test": "test", "predict": "test"}
 _OVERALL_KEYS = ("precision", "recall", "f1", "accuracy", "loss", "runtime", "samples_per_second", "steps_per_second")
+# Training-data facts: (size key, file key, label) in the order of the card's list.
+_DATA_FACTS = (
+    ("source_size", "source_file", "Labelled source sentences (D_SRC)"),
+    ("target_size", "translation_file", "Translated sentences kept (D_TGT)"),
+    (None, "translation_backend", "Translation backend"),
+    ("unlabeled_size", "unlabeled_file", "Unlabelled target sentences (D_U)"),
+    (None, "unlabeled_dataset", "Unlabelled target data"),
+    ("validation_size", "validation_file", "Source dev set (model selection)"),
+    (None, "teachers", "Teacher"),
+)
+_FILE_KEYS = ("source_file", "translation_file", "unlabeled_file", "validation_file")
 
 
 def _versions() -> dict[str, str]:
@@ -139,13 +141,56 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "custom"
 
 
+def data_reference(spec: str | os.PathLike) -> str:
+    """How the card names a data file, model folder or Hub id.
+
+    A local path is shown relative to the working folder when it lies inside it, else as its last two parts (so no
+    home folder reaches a public card); anything else (a Hub id) as it is.
+    """
+    text = os.fspath(spec)
+    path = Path(os.path.expanduser(text))
+    if not path.exists():
+        return text
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return "/".join(resolved.parts[-2:])
+
+
+def widget_sentences(rows: Sequence[Mapping[str, Any]], count: int = WIDGET_COUNT) -> list[str]:
+    """Up to `count` distinct example sentences from sentence rows (`tokens`, optionally `ner_tags`).
+
+    Sentences of 3 to 40 words are preferred; labelled rows (a translation with projected tags) are ranked by their
+    number of entity types, then of entities (as SpanMarker picks its widget examples); unlabelled rows keep their
+    order.
+    """
+
+    def richness(row: Mapping[str, Any]) -> tuple[int, int]:
+        tags = [tag for tag in row.get("ner_tags") or [] if tag != "O"]
+        return len({tag.split("-", 1)[-1] for tag in tags}), sum(tag.startswith("B-") for tag in tags)
+
+    rows = [row for row in rows if row.get("tokens")]
+    candidates = [row for row in rows if 3 <= len(row["tokens"]) <= 40] or rows
+    if any(row.get("ner_tags") for row in candidates):
+        candidates = sorted(candidates, key=richness, reverse=True)  # stable: ties keep the file's order
+    texts: list[str] = []
+    for row in candidates:
+        text = " ".join(str(token) for token in row["tokens"])
+        if text not in texts:
+            texts.append(text)
+        if len(texts) == count:
+            break
+    return texts
+
+
 @dataclass
 class ConCNERModelCardData(CardData):
     """Everything the model card of a ConCNER teacher or student says.
 
     Args:
         source_language (`str`, *optional*, defaults to `"en"`): language of the labelled source data D_SRC.
-        target_languages (`str` or `list[str]`, *optional*): language(s) the model is meant for.
+        target_languages (`str` or `list[str]`, *optional*): language(s) the model is meant for (of D_TGT / D_U).
         language (`str` or `list[str]`, *optional*): the `language` metadata; defaults to source + targets.
         license (`str`, *optional*, defaults to `"apache-2.0"`): the model's license.
         model_name (`str`, *optional*): a pretty name; built from role and languages when not given.
@@ -157,7 +202,10 @@ class ConCNERModelCardData(CardData):
         test_datasets (`dict[str, str]`): language → pretty name of its evaluation set,
             e.g. `{"de": "CoNLL-2003 German"}`.
         model_role (`str`, *optional*): `"teacher"` or `"student"`; inferred from the model and arguments.
-        example_sentence (`str`, *optional*): the sentence of the usage snippet and the Hub widget.
+        example_sentence (`str`, *optional*): the sentence of the usage snippet; defaults to the shortest widget
+            example.
+        widget_examples (`list[str]`): the Hub widget's sentences; [`set_widget_examples`] takes them from the
+            target-language training text.
         tags (`list[str]`): Hub tags.
     """
 
@@ -174,6 +222,7 @@ class ConCNERModelCardData(CardData):
     test_datasets: dict[str, str] = field(default_factory=dict)
     model_role: str | None = None
     example_sentence: str | None = None
+    widget_examples: list[str] = field(default_factory=list)
     tags: list[str] = field(
         default_factory=lambda: ["concner", "token-classification", "ner", "named-entity-recognition", "cross-lingual"]
     )
@@ -242,31 +291,51 @@ class ConCNERModelCardData(CardData):
         self,
         *,
         source_size: int | None = None,
+        source_file: str | os.PathLike | None = None,
         source_dataset: str | None = None,
         target_size: int | None = None,
+        translation_file: str | os.PathLike | None = None,
         translation_backend: str | None = None,
         projection: Mapping[str, Any] | Any | None = None,
         unlabeled_size: int | None = None,
+        unlabeled_file: str | os.PathLike | None = None,
         unlabeled_dataset: str | None = None,
+        validation_size: int | None = None,
+        validation_file: str | os.PathLike | None = None,
+        teachers: Sequence[str | os.PathLike] | None = None,
         **extra: Any,
     ) -> None:
         """Describe the training data (called by the training scripts).
 
+        Files are named as [`data_reference`] shows them (a Hub id as it is).
+
         Args:
-            source_size: number of labelled source sentences (|D_SRC|).
+            source_size: number of labelled source sentences used (|D_SRC|, after sampling).
+            source_file: the file or Hub dataset D_SRC was read from.
             source_dataset: pretty name of the source data (overrides the field of the same name).
             target_size: number of translated sentences kept for training (|D_TGT|).
-            translation_backend: how D_TGT was made (`aligned`, `seq2seq`, `lexicon`, or a file name).
+            translation_file: the file D_TGT was read from.
+            translation_backend: how D_TGT was made (`aligned`, `seq2seq`, `lexicon`).
             projection: label-projection statistics, the `concner-translate` report (`build_report`) or any mapping
                 / dataclass of numbers.
             unlabeled_size: number of unlabelled target sentences (|D_U|) used for distillation.
+            unlabeled_file: the file or Hub dataset D_U was read from.
             unlabeled_dataset: pretty name of D_U.
+            validation_size: number of source dev sentences used for model selection.
+            validation_file: the file or Hub dataset they were read from.
+            teachers: the teacher(s) a student was distilled from (folders or Hub ids).
             **extra: further `name: value` facts shown in the same list.
         """
         if source_dataset is not None:
             self.source_dataset = source_dataset
         if dataclasses.is_dataclass(projection) and not isinstance(projection, type):
             projection = dataclasses.asdict(projection)
+        files = dict(
+            source_file=source_file,
+            translation_file=translation_file,
+            unlabeled_file=unlabeled_file,
+            validation_file=validation_file,
+        )
         values = {
             "source_size": source_size,
             "target_size": target_size,
@@ -274,9 +343,27 @@ class ConCNERModelCardData(CardData):
             "projection": _jsonable(projection) if projection is not None else None,
             "unlabeled_size": unlabeled_size,
             "unlabeled_dataset": unlabeled_dataset,
+            "validation_size": validation_size,
+            "teachers": [data_reference(t) for t in teachers] if teachers else None,
+            **{key: data_reference(value) for key, value in files.items() if value is not None},
             **{k: _jsonable(v) for k, v in extra.items()},
         }
         self.training_data.update({k: v for k, v in values.items() if v is not None})
+
+    def set_widget_examples(self, dataset: Any, count: int = WIDGET_COUNT, scan: int = 100) -> None:
+        """Take the Hub widget's sentences from the first `scan` rows of `dataset` (see [`widget_sentences`]).
+
+        Args:
+            dataset: target-language training text: D_U for a student, the translation D_TGT for a teacher (a
+                `datasets.Dataset` or a sequence of rows with `tokens`).
+            count: at most this many sentences.
+            scan: rows looked at.
+        """
+        if hasattr(dataset, "select") and hasattr(dataset, "to_list"):
+            rows = dataset.select(range(min(scan, len(dataset)))).to_list()
+        else:
+            rows = list(dataset)[:scan]
+        self.widget_examples = widget_sentences(rows, count)
 
     def add_metrics(self, metrics: Mapping[str, Any], prefix: str | None = None) -> None:
         """Store evaluation metrics (`eval_f1`, `eval_PER_f1`, `test_de_f1`, ...) under their split prefix.
@@ -389,32 +476,54 @@ class ConCNERModelCardData(CardData):
                 )
         return rows
 
-    def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["language"] = self.all_languages or None
-        data["datasets"] = list(self.dataset_ids) or None
-        data["model_name"] = self.display_name()
-        data["role"] = self.role
-        data["trust_remote_code"] = self.needs_remote_code
-        example = self.example_sentence or DEFAULT_EXAMPLE
-        data["example_sentence"] = example
-        data["widget"] = [{"text": example}]
-        data["entity_types"] = sorted({label.split("-", 1)[-1] for label in self.labels if label != "O"})
+    @property
+    def example(self) -> str:
+        """The usage snippet's sentence: `example_sentence`, else the shortest widget example."""
+        if self.example_sentence:
+            return self.example_sentence
+        if self.widget_examples:
+            return min(self.widget_examples, key=lambda text: len(text.split()))
+        return DEFAULT_EXAMPLE
+
+    def metadata(self) -> ModelCardData:
+        """The card's YAML header; the evaluation results become its `model-index`."""
         results = self.eval_results()
-        if results:
-            data["model-index"] = eval_results_to_model_index(self.display_name(), results)
-        data["usage_snippet"] = usage_snippet(self.model_id, self.needs_remote_code, example)
-        data["training_data_lines"] = training_data_lines(self.training_data)
-        data["loss_table"] = markdown_table(loss_rows(self.log_history, self.max_loss_rows))
-        data["loss_table_note"] = loss_table_note(self.log_history, self.max_loss_rows)
-        data["metrics_table"] = markdown_table(self.metric_rows())
-        data["citation"] = CITATION
+        return ModelCardData(
+            language=self.all_languages or None,
+            license=self.license,
+            library_name=self.library_name,
+            tags=list(self.tags) or None,
+            datasets=list(dict.fromkeys(self.dataset_ids)) or None,
+            metrics=list(self.metrics),
+            pipeline_tag=self.pipeline_tag,
+            base_model=self.base_model,
+            eval_results=results or None,
+            model_name=self.display_name() if results else None,
+            widget=[{"text": text} for text in self.widget_examples or [self.example]],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The template's variables (the header's are in [`metadata`])."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        example = self.example
+        data.update(
+            language=self.all_languages or None,
+            model_name=self.display_name(),
+            role=self.role,
+            trust_remote_code=self.needs_remote_code,
+            example_sentence=example,
+            entity_types=sorted({label.split("-", 1)[-1] for label in self.labels if label != "O"}),
+            usage_snippet=usage_snippet(self.model_id, self.needs_remote_code, example),
+            training_data_lines=training_data_lines(self.training_data),
+            loss_table=markdown_table(loss_rows(self.log_history, self.max_loss_rows)),
+            loss_table_note=loss_table_note(self.log_history, self.max_loss_rows),
+            metrics_table=markdown_table(self.metric_rows()),
+            citation=CITATION,
+        )
         return data
 
     def to_yaml(self, line_break: str | None = None, original_order: list[str] | None = None) -> str:
-        data = self.to_dict()
-        header = {key: data[key] for key in YAML_FIELDS if data.get(key) is not None}
-        return yaml_dump(header, sort_keys=False, line_break=line_break).strip()
+        return self.metadata().to_yaml(line_break=line_break, original_order=original_order)
 
 
 # ---------------------------------------------------------------------- pure helpers
@@ -440,27 +549,30 @@ def entity_types_in(values: Mapping[str, float]) -> list[str]:
 
 
 def training_hyperparameters(args: TrainingArguments) -> dict[str, Any]:
-    """The optimisation settings of a run, in the order a reader looks for them."""
-    world = max(int(getattr(args, "world_size", 1) or 1), 1)
-    values: dict[str, Any] = {
-        "learning_rate": args.learning_rate,
-        "train_batch_size": args.per_device_train_batch_size,
-        "eval_batch_size": args.per_device_eval_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "total_train_batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * world,
-        "num_epochs": None if args.max_steps and args.max_steps > 0 else args.num_train_epochs,
-        "max_steps": args.max_steps if args.max_steps and args.max_steps > 0 else None,
-        "optimizer": _jsonable(args.optim),
+    """The optimisation settings of a run: `transformers.modelcard`'s list plus the ones the paper's recipe names.
+
+    Args:
+        args: the run's training arguments.
+    """
+    # `extract_hyperparameters_from_trainer` reads nothing of the trainer but its `args`.
+    values: dict[str, Any] = extract_hyperparameters_from_trainer(SimpleNamespace(args=args))
+    optimizer = _jsonable(args.optim)
+    if "adam" in optimizer.lower():
+        optimizer += f" with betas=({args.adam_beta1},{args.adam_beta2}) and epsilon={args.adam_epsilon}"
+    if args.optim_args:
+        optimizer += f" and optimizer_args={args.optim_args}"
+    values["optimizer"] = optimizer  # the library writes the enum's name (`OptimizerNames.ADAMW_TORCH`)
+    if args.bf16:
+        values.setdefault("mixed_precision_training", "bf16")
+    strategy = _jsonable(args.eval_strategy)
+    extra = {
         "weight_decay": args.weight_decay,
-        "lr_scheduler_type": _jsonable(args.lr_scheduler_type),
-        "warmup_steps": args.warmup_steps or None,
         "max_grad_norm": args.max_grad_norm,
-        "seed": args.seed,
-        "mixed_precision": "bf16" if args.bf16 else ("fp16" if args.fp16 else None),
-        "eval_strategy": _jsonable(args.eval_strategy),
-        "eval_steps": args.eval_steps if _jsonable(args.eval_strategy) == "steps" else None,
+        "eval_strategy": strategy,
+        "eval_steps": args.eval_steps if strategy == "steps" else None,
         "metric_for_best_model": args.metric_for_best_model if args.load_best_model_at_end else None,
     }
+    values.update({k: v for k, v in extra.items() if v is not None})
     return {k: _jsonable(v) for k, v in values.items() if v is not None}
 
 
@@ -468,19 +580,26 @@ def extra_training_arguments(args: TrainingArguments) -> dict[str, Any]:
     """Fields a `TrainingArguments` subclass adds (e.g. the distillation options), with their values."""
     if type(args) is TrainingArguments or not dataclasses.is_dataclass(args):
         return {}
-    base = {f.name for f in fields(TrainingArguments)}
+    base = {f.name for f in fields(TrainingArguments)} | {"overwrite_output_dir"}  # a script option, not the method
     return {f.name: _jsonable(getattr(args, f.name)) for f in fields(args) if f.name not in base and f.repr}
 
 
 def loss_rows(log_history: Sequence[Mapping[str, Any]], max_rows: int = 50) -> list[dict[str, Any]]:
     """Training-loss rows (loss and its terms, plus validation loss/F1 logged at the same step).
 
+    The validation values are `transformers.modelcard.parse_log_history`'s evaluation lines (evaluations during
+    training, not the ones after it).
+
     Args:
         log_history: `TrainerState.log_history`.
         max_rows: at most this many rows, evenly spaced, the last logging step always kept.
     """
     train = [entry for entry in log_history if "loss" in entry]
-    evals = {entry.get("step"): entry for entry in log_history if "eval_loss" in entry or "eval_f1" in entry}
+    history = list(log_history)
+    if not any("train_runtime" in entry for entry in history):
+        history.append({"train_runtime": None})  # mid-training (a checkpoint's card): the end-of-training entry
+    _, eval_lines, _ = parse_log_history(history)
+    evals = {line.get("Step"): line for line in eval_lines or []}
     terms = [k for k in _LOSS_COLUMNS if k != "loss" and any(k in entry for entry in train)]
     extra = sorted(
         {
@@ -494,8 +613,8 @@ def loss_rows(log_history: Sequence[Mapping[str, Any]], max_rows: int = 50) -> l
         step = len(train) / max_rows
         keep = sorted({int(i * step) for i in range(max_rows - 1)} | {len(train) - 1})
         train = [train[i] for i in keep]
-    has_eval_loss = any("eval_loss" in e for e in evals.values())
-    has_eval_f1 = any("eval_f1" in e for e in evals.values())
+    has_eval_loss = any("Validation Loss" in line for line in evals.values())
+    has_eval_f1 = any("F1" in line for line in evals.values())
     rows = []
     for entry in train:
         epoch = entry.get("epoch")
@@ -508,11 +627,11 @@ def loss_rows(log_history: Sequence[Mapping[str, Any]], max_rows: int = 50) -> l
             row[_LOSS_COLUMNS[key]] = entry.get(key)
         for key in extra:
             row[key] = entry.get(key)
-        ev = evals.get(entry.get("step"), {})
+        line = evals.get(entry.get("step"), {})
         if has_eval_loss:
-            row["Validation Loss"] = ev.get("eval_loss")
+            row["Validation Loss"] = line.get("Validation Loss")
         if has_eval_f1:
-            row["Validation F1"] = ev.get("eval_f1")
+            row["Validation F1"] = line.get("F1")
         rows.append(row)
     return rows
 
@@ -531,31 +650,30 @@ def _cell(value: Any) -> str:
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A Markdown table with one column per key of the first row; floats with 4 decimals, missing as `-`."""
+    """`transformers.modelcard.make_markdown_table` over the rows: floats with 4 decimals, missing values as `-`."""
     if not rows:
         return ""
     columns = list(rows[0])
-    numeric = [any(isinstance(row.get(c), (int, float)) for row in rows) for c in columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" if n else ":---" for n in numeric) + "|"]
-    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
+    return make_markdown_table([{c: _cell(row.get(c)) for c in columns} for row in rows]).rstrip("\n")
 
 
 def training_data_lines(data: Mapping[str, Any]) -> list[str]:
     """Human-readable bullet lines for the training data section."""
     lines = []
-    labels = {
-        "source_size": "Labelled source sentences (D_SRC)",
-        "target_size": "Translated sentences kept (D_TGT)",
-        "translation_backend": "Translation backend",
-        "unlabeled_size": "Unlabelled target sentences (D_U)",
-        "unlabeled_dataset": "Unlabelled target data",
-    }
-    for key, label in labels.items():
-        if key in data:
-            lines.append(f"{label}: {data[key]}")
+    for size_key, name_key, label in _DATA_FACTS:
+        size, name = data.get(size_key) if size_key else None, data.get(name_key)
+        if name_key == "teachers" and name:
+            label = "Teacher" if len(name) == 1 else f"Teachers (the mean of their {len(name)} distributions)"
+            name = ", ".join(f"`{n}`" for n in name)
+        elif name is not None and name_key in _FILE_KEYS:
+            name = f"`{name}`"
+        if size is not None and name is not None:
+            lines.append(f"{label}: {size} from {name}")
+        elif size is not None or name is not None:
+            lines.append(f"{label}: {size if size is not None else name}")
+    known = {key for facts in _DATA_FACTS for key in facts if key} | {"projection"}
     for key, value in data.items():
-        if key not in labels and key != "projection":
+        if key not in known:
             lines.append(f"{key}: {value}")
     if "projection" in data:
         lines += [f"Label projection: {line}" for line in projection_lines(data["projection"])]
@@ -608,13 +726,21 @@ def usage_snippet(model_id: str | None, trust_remote_code: bool, example: str) -
 
 
 def render_model_card(card_data: ConCNERModelCardData) -> str:
-    """Render the card (YAML header + Markdown) from `model_card_template.md`; the header is validated by parsing."""
-    card = ModelCard.from_template(card_data=card_data, template_path=str(TEMPLATE_PATH), hf_emoji="🤗")
+    """Render the card: the `ModelCardData` header and the Markdown body of `model_card_template.md`.
+
+    `ModelCard.from_template` validates the header by parsing it back.
+    """
+    card = ModelCard.from_template(
+        card_data=card_data.metadata(), template_path=str(TEMPLATE_PATH), hf_emoji="🤗", **card_data.to_dict()
+    )
     return card.content
 
 
 def find_card_data(trainer: Any) -> ConCNERModelCardData | None:
-    """The card data of the [`ModelCardCallback`] registered on `trainer`, if any."""
+    """The card data of the trainer's card writer (or of a [`ModelCardCallback`] registered on it), if any."""
+    writer = getattr(trainer, "model_card", None)
+    if isinstance(writer, ModelCardCallback):
+        return writer.card_data
     for callback in getattr(getattr(trainer, "callback_handler", None), "callbacks", []):
         if isinstance(callback, ModelCardCallback):
             return callback.card_data
@@ -636,10 +762,10 @@ def write_model_card(
     """Render the card and write it as `README.md` (atomically).
 
     Args:
-        trainer_or_folder: a `Trainer` (its model, arguments, log history and registered card data are used and the
-            card goes to `args.output_dir`) or a saved model folder (its `config.json` / `trainer_state.json` are read
-            for whatever the card data lacks).
-        card_data: the card data; defaults to the trainer's [`ModelCardCallback`] data, else an empty one.
+        trainer_or_folder: a `Trainer` (its model, arguments, log history and card data are used and the card goes
+            to `args.output_dir`) or a saved model folder (its `config.json` / `trainer_state.json` are read for
+            whatever the card data lacks).
+        card_data: the card data; defaults to the trainer's (see [`find_card_data`]), else an empty one.
         folder: where to write instead of the default folder.
 
     Returns:
@@ -667,19 +793,19 @@ def write_model_card(
 
 
 class ModelCardCallback(TrainerCallback):
-    """Fills [`ConCNERModelCardData`] during training and writes the card into every checkpoint.
+    """Fills [`ConCNERModelCardData`] during training, writes it into every checkpoint, and writes and pushes the card.
+
+    Give it to a ConCNER trainer as `model_card=` (`trainers.base.ConCNERBaseTrainer`, whose `ModelCardWriter` it
+    is): `trainer.create_model_card()` then writes this card into the output folder and `trainer.push_to_hub()` saves
+    the model, writes the card once and uploads the folder with [`push_folder_to_hub`].
 
     Args:
         card_data: the card data to fill (a new one when not given); available as `callback.card_data`.
-        trainer: when given, `trainer.create_model_card` and `trainer.push_to_hub` are replaced (see
-            [`guard_trainer_model_card`]) so that a push uploads this card and only the model files.
     """
 
-    def __init__(self, card_data: ConCNERModelCardData | None = None, trainer: Any | None = None) -> None:
+    def __init__(self, card_data: ConCNERModelCardData | None = None) -> None:
         super().__init__()
         self.card_data = card_data if card_data is not None else ConCNERModelCardData()
-        if trainer is not None:
-            guard_trainer_model_card(trainer, self.card_data)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if model is not None:
@@ -708,65 +834,56 @@ class ModelCardCallback(TrainerCallback):
         self.card_data.log_history = list(state.log_history)
         atomic_write_text(checkpoint / CARD_NAME, render_model_card(self.card_data))
 
+    # ------------------------------------------------------------------ the trainer's card writer
 
-def guard_trainer_model_card(trainer: Any, card_data: ConCNERModelCardData) -> None:
-    """Make `trainer.create_model_card` and `trainer.push_to_hub` ship the ConCNER card.
+    def write_model_card(self, trainer: Any, model_id: str | None = None) -> Path | None:
+        """Write the card into `trainer.args.output_dir`; `model_id` (`org/name`) fills an unset `model_id`."""
+        if model_id is not None and self.card_data.model_id is None:
+            self.card_data.model_id = model_id
+        return write_model_card(trainer, self.card_data)
 
-    `Trainer.push_to_hub` would overwrite `README.md` with the generic Trainer card and upload the whole output
-    folder (`training_args.bin` is a pickle). Here `create_model_card` writes the ConCNER card, and `push_to_hub`
-    saves the model, writes the card and calls [`push_folder_to_hub`] (card, config, safetensors weights,
-    tokenizer and remote code only). Its signature is `Trainer.push_to_hub`'s; `blocking` is ignored (the upload
-    always completes before it returns) and extra keyword arguments (card fields of the Trainer card) are ignored.
-    """
-
-    def create_model_card(*args: Any, **kwargs: Any) -> None:
-        write_model_card(trainer, card_data)
-
-    def push_to_hub(
-        commit_message: str | None = "End of training",
-        blocking: bool = True,
+    def push_folder(
+        self,
+        trainer: Any,
+        repo_id: str,
+        *,
         token: str | None = None,
-        revision: str | None = None,
         private: bool | None = None,
-        **kwargs: Any,
+        revision: str | None = None,
+        commit_message: str = "End of training",
     ) -> Any:
-        args = trainer.args
-        trainer.callback_handler.on_push_begin(args, trainer.state, trainer.control)
-        trainer.save_model(_internal_call=True)
-        if not trainer.is_world_process_zero():
-            return None
-        repo_id = getattr(trainer, "hub_model_id", None) or args.hub_model_id or Path(args.output_dir).absolute().name
-        if card_data.model_id is None and repo_id.count("/") == 1:
-            card_data.model_id = repo_id
-        write_model_card(trainer, card_data)
-        finish = getattr(trainer, "_finish_current_push", None)
-        if callable(finish):  # wait for a checkpoint push still in flight
-            finish()
+        """Upload `trainer.args.output_dir` (card written) with [`push_folder_to_hub`]."""
         return push_folder_to_hub(
-            args.output_dir,
+            trainer.args.output_dir,
             repo_id,
-            token=token if token is not None else args.hub_token,
-            private=private if private is not None else args.hub_private_repo,
-            commit_message=commit_message or "End of training",
-            revision=revision if revision is not None else args.hub_revision,
+            token=token,
+            private=private,
+            commit_message=commit_message,
+            revision=revision,
         )
-
-    trainer.create_model_card = create_model_card
-    trainer.push_to_hub = push_to_hub
 
 
 def add_model_card_callback(trainer: Any, card_data: ConCNERModelCardData | None = None) -> ConCNERModelCardData:
-    """Register a [`ModelCardCallback`] on `trainer` (once) and guard its `create_model_card`; return the card data."""
+    """Make a [`ModelCardCallback`] the card writer of a ConCNER trainer (once); return its card data.
+
+    The same as passing `model_card=ModelCardCallback(card_data)` to the trainer.
+
+    Raises:
+        TypeError: `trainer` does not own a model card (not a `trainers.base.ConCNERBaseTrainer`).
+    """
     existing = find_card_data(trainer)
     if existing is not None and (card_data is None or card_data is existing):
-        guard_trainer_model_card(trainer, existing)
         return existing
-    if existing is not None:
-        trainer.callback_handler.callbacks = [
-            cb for cb in trainer.callback_handler.callbacks if not isinstance(cb, ModelCardCallback)
-        ]
-    callback = ModelCardCallback(card_data, trainer=trainer)
-    trainer.add_callback(callback)
+    if not callable(getattr(trainer, "set_model_card", None)):
+        raise TypeError(
+            f"{type(trainer).__name__} does not own a model card; use a ConCNER trainer "
+            "(trainers.base.ConCNERBaseTrainer) or write_model_card"
+        )
+    trainer.callback_handler.callbacks = [
+        cb for cb in trainer.callback_handler.callbacks if not isinstance(cb, ModelCardCallback)
+    ]
+    callback = ModelCardCallback(card_data)
+    trainer.set_model_card(callback)
     return callback.card_data
 
 
@@ -839,13 +956,14 @@ __all__ = [
     "ModelCardCallback",
     "add_model_card_callback",
     "check_hub_folder",
+    "data_reference",
     "find_card_data",
-    "guard_trainer_model_card",
     "loss_rows",
     "markdown_table",
     "metric_prefix",
     "push_folder_to_hub",
     "render_model_card",
     "training_hyperparameters",
+    "widget_sentences",
     "write_model_card",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .base import ConCNERBaseTrainer, ModelCardWriter
 from .collator import DataCollatorForConCNER
 from .concner_trainer import LOSS_TERMS, ConCNERTrainer
 from .distillation_collator import DataCollatorForDistillation
@@ -12,12 +13,14 @@ from .teacher_cache import add_teacher_logits
 
 __all__ = [
     "LOSS_TERMS",
+    "ConCNERBaseTrainer",
     "ConCNERTrainer",
     "DataCollatorForConCNER",
     "DataCollatorForDistillation",
     "DistillationArguments",
     "DistillationTrainer",
     "IncompatibleModelsError",
+    "ModelCardWriter",
     "PairedBatchSampler",
     "add_teacher_logits",
     "build_units",

@@ -8,11 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from transformers import PreTrainedTokenizerBase, Trainer, TrainerCallback
+from transformers import PreTrainedTokenizerBase, TrainerCallback
 from transformers.trainer_utils import seed_worker
 
+from .base import ConCNERBaseTrainer
 from .collator import PAIR_COLUMN, DataCollatorForConCNER
-from .eval_order import SequentialEvalMixin
 from .sampler import UNPAIRED, PairedBatchSampler
 
 LOSS_TERMS = ("ce_loss", "lcl_loss", "tcl_loss")
@@ -49,7 +49,7 @@ class _SamplerEpochCallback(TrainerCallback):
             sampler.set_epoch(int(state.epoch or 0))
 
 
-class ConCNERTrainer(SequentialEvalMixin, Trainer):
+class ConCNERTrainer(ConCNERBaseTrainer):
     """Trains [`ConCNERForTokenClassification`] on batches of N source sentences plus their N translations.
 
     - Training batches come from [`PairedBatchSampler`] (N = `per_device_train_batch_size` units, a unit being a
@@ -57,12 +57,13 @@ class ConCNERTrainer(SequentialEvalMixin, Trainer):
       so `resume_from_checkpoint` replays the same batches. Under `accelerate`, each process receives whole batches.
     - The loss is the model's own (paper eq. 8: `α·CE + β·(LCL + TCL)`); `ce_loss`, `lcl_loss` and `tcl_loss` are
       averaged between logging steps (and over processes) and logged next to `loss`, so they reach the console,
-      TensorBoard and `trainer_state.json`.
+      TensorBoard, `trainer_state.json` and the model card ([`ConCNERBaseTrainer`]).
     - Without a `data_collator`, a [`DataCollatorForConCNER`] over `processing_class` is used.
 
-    All other arguments are those of [`Trainer`].
+    All other arguments are those of [`ConCNERBaseTrainer`] (`model_card`) and [`Trainer`].
     """
 
+    loss_terms = LOSS_TERMS
     # The model returns a per-batch mean, not a sum normalised by `num_items_in_batch`.
     loss_is_scaled_for_ga = False
 
@@ -74,8 +75,6 @@ class ConCNERTrainer(SequentialEvalMixin, Trainer):
         # The teacher's forward takes **kwargs but does not use `num_items_in_batch`.
         self.model_accepts_loss_kwargs = False
         self._paired_sampler: PairedBatchSampler | None = None
-        self._term_sums = torch.zeros(len(LOSS_TERMS), dtype=torch.float64, device=self.args.device)
-        self._term_counts = torch.zeros(len(LOSS_TERMS), dtype=torch.float64, device=self.args.device)
         self.add_callback(_SamplerEpochCallback(self))
 
     # ------------------------------------------------------------------ data
@@ -136,34 +135,9 @@ class ConCNERTrainer(SequentialEvalMixin, Trainer):
         if loss is None:
             raise ValueError("the model returned no loss: training batches need `labels` (and a positive loss weight)")
         if model.training:
-            self._record_terms(outputs)
+            get = outputs.get if isinstance(outputs, dict) else lambda name: getattr(outputs, name, None)
+            self.track_loss_terms({name: get(name) for name in LOSS_TERMS})
         return (loss, outputs) if return_outputs else loss
-
-    def _record_terms(self, outputs: Any) -> None:
-        for i, name in enumerate(LOSS_TERMS):
-            value = outputs.get(name) if isinstance(outputs, dict) else getattr(outputs, name, None)
-            if value is not None:
-                self._term_sums[i] += value.detach().to(self._term_sums)
-                self._term_counts[i] += 1
-
-    def loss_term_averages(self) -> dict[str, float]:
-        """Averages of the loss terms since the last call (over micro-batches and processes); resets them.
-
-        Collective under distributed training: every process must call it (as `log` does for training logs).
-        """
-        sums = self.accelerator.reduce(self._term_sums.clone(), reduction="sum")
-        counts = self.accelerator.reduce(self._term_counts.clone(), reduction="sum")
-        self._term_sums.zero_()
-        self._term_counts.zero_()
-        return {
-            name: round(float(sums[i] / counts[i]), 6) for i, name in enumerate(LOSS_TERMS) if float(counts[i]) > 0
-        }
-
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Adds the averaged `ce_loss`/`lcl_loss`/`tcl_loss` to every training log (the ones holding `loss`)."""
-        if "loss" in logs:
-            logs = {**logs, **self.loss_term_averages()}
-        super().log(logs, start_time)
 
 
 __all__ = ["ConCNERTrainer", "LOSS_TERMS", "pair_ids_of"]

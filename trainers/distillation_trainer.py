@@ -8,12 +8,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoModelForTokenClassification, PreTrainedModel, Trainer, TrainingArguments
+from transformers import AutoModelForTokenClassification, PreTrainedModel, TrainingArguments
 
 from .arguments import OutputDirArguments
+from .base import ConCNERBaseTrainer
 from .distillation_collator import TEACHER_LOGITS_COLUMN, DataCollatorForDistillation
 from .distillation_losses import KD_LOSS_TYPES, distillation_loss, distilled_positions, teacher_hard_label_loss
-from .eval_order import SequentialEvalMixin
 from .freezing import freeze_layers as freeze_student
 from .teacher_cache import teacher_logits
 
@@ -107,7 +107,7 @@ def check_tokenizers(student_tokenizer: Any, teacher_tokenizer: Any) -> None:
         )
 
 
-class DistillationTrainer(SequentialEvalMixin, Trainer):
+class DistillationTrainer(ConCNERBaseTrainer):
     """Teacher-student distillation on unlabelled target text (paper eq. 9), as a [`Trainer`].
 
     The student (`model`) is trained; the teacher is frozen: moved to the device by Accelerate in evaluation mode
@@ -122,8 +122,9 @@ class DistillationTrainer(SequentialEvalMixin, Trainer):
         L = L_KD + kd_hard_label_weight · L_hard
 
     with `L_KD` = [`distillation_mse_loss`] (eq. 9) or [`distillation_kl_loss`] and `L_hard` =
-    [`teacher_hard_label_loss`]. `kd_loss` (and `hard_label_loss`) are averaged between logging steps and logged
-    beside `loss`. At evaluation, `eval_loss` is `L` on the evaluation set (distance to the teacher there).
+    [`teacher_hard_label_loss`]. `kd_loss` (and `hard_label_loss`) are averaged between logging steps (and over
+    processes) and logged beside `loss` ([`ConCNERBaseTrainer`]). At evaluation, `eval_loss` is `L` on the
+    evaluation set (distance to the teacher there).
     Under `bf16`/`fp16` autocast the on-the-fly teacher runs in that precision too, while cached logits are
     whatever precision they were computed in (float32 by default), so the two paths then differ slightly.
     Not supported: DeepSpeed/FSDP sharding of the teacher (it is prepared as a plain evaluation-mode module).
@@ -133,10 +134,12 @@ class DistillationTrainer(SequentialEvalMixin, Trainer):
         teacher_model: the teacher, or a path / Hub id loaded with [`load_teacher`].
         args: a [`DistillationArguments`] (plain [`TrainingArguments`] get the paper's defaults).
         teacher_processing_class: the teacher's tokenizer; when given with `processing_class`, they are compared.
-        **kwargs: everything else [`Trainer`] takes (`train_dataset`, `processing_class`, ...). `data_collator`
-            defaults to a [`DataCollatorForDistillation`] over `processing_class`.
+        **kwargs: everything else [`ConCNERBaseTrainer`] (`model_card`) and [`Trainer`] take (`train_dataset`,
+            `processing_class`, ...). `data_collator` defaults to a [`DataCollatorForDistillation`] over
+            `processing_class`.
     """
 
+    loss_terms = ("kd_loss", "hard_label_loss")
     # compute_loss returns a per-batch mean, so the Trainer divides it by the gradient-accumulation steps.
     loss_is_scaled_for_ga = False
 
@@ -173,8 +176,6 @@ class DistillationTrainer(SequentialEvalMixin, Trainer):
         teacher_model.eval()
         self.teacher_model = self.accelerator.prepare_model(teacher_model, evaluation_mode=True)
         self.teacher_model.eval()
-        self._kd_sums: dict[str, torch.Tensor] = {}
-        self._kd_batches = 0
 
     def _set_signature_columns_if_needed(self) -> None:
         super()._set_signature_columns_if_needed()
@@ -206,15 +207,8 @@ class DistillationTrainer(SequentialEvalMixin, Trainer):
             hard = teacher_hard_label_loss(outputs.logits, target, mask)
             loss = loss + self.kd_hard_label_weight * hard
         if model.training:
-            self._track("kd_loss", kd)
-            if hard is not None:
-                self._track("hard_label_loss", hard)
-            self._kd_batches += 1
+            self.track_loss_terms({"kd_loss": kd, "hard_label_loss": hard})
         return (loss, outputs) if return_outputs else loss
-
-    def _track(self, name: str, value: torch.Tensor) -> None:
-        value = value.detach().float()
-        self._kd_sums[name] = self._kd_sums[name] + value if name in self._kd_sums else value
 
     def prediction_step(
         self,
@@ -232,15 +226,6 @@ class DistillationTrainer(SequentialEvalMixin, Trainer):
         if prediction_loss_only:
             return loss, None, None
         return loss, outputs.logits.detach(), labels.detach() if labels is not None else None
-
-    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Add `kd_loss` (and `hard_label_loss`), averaged over the batches since the last log, to training logs."""
-        if "loss" in logs and self._kd_batches:
-            for name, total in self._kd_sums.items():
-                mean = self.accelerator.gather(total / self._kd_batches).mean()
-                logs[name] = float(mean.item())
-            self._kd_sums, self._kd_batches = {}, 0
-        super().log(logs, start_time)
 
 
 __all__ = [

@@ -307,3 +307,48 @@ def test_parse_test_files():
     for bad in (["de"], ["=a.txt"], ["de="], ["de=a", "de=b"]):
         with pytest.raises(ValueError):
             run_distill.parse_test_files(bad)
+
+
+GERMAN_D_U = [
+    "peter ist mit mary in berlin",
+    "die european commission ist in paris",
+    "john und mary sind in madrid",
+    "der club ist nicht in london",
+    "er ist der president der bank",
+    "sie ist in amsterdam und berlin",
+    "die union ist in germany",
+    "es ist ein football club",
+]
+
+
+@pytest.mark.parametrize("language_from", ["target_language", "test_files"])
+def test_student_card_describes_its_german_training_data(language_from, tmp_path, files, bert_teacher):
+    """The card of a student distilled on German D_U: German widget sentences from D_U, the files and sizes used,
+    `language: [en, de]` (from `--target_language`, else the `--test_files` language)."""
+    from huggingface_hub import ModelCard
+
+    german = tmp_path / "de_unlabelled.txt"
+    german.write_text("\n".join(GERMAN_D_U) + "\n", encoding="utf-8")
+    extra = {"target_language": "de"} if language_from == "target_language" else {}
+    argv = _common(
+        tmp_path,
+        {**files, "unlabelled": german},
+        teacher_model_name_or_path=bert_teacher,
+        validation_file=files["dev"],
+        unlabeled_max_samples=6,
+        **extra,
+    )
+    if language_from == "test_files":
+        argv += ["--test_files", f"de={files['test']}"]
+    assert run_distill.main(argv) == 0
+    path = tmp_path / "student" / "README.md"
+    card = ModelCard.load(path)
+    assert card.data.language == ["en", "de"]
+    widget = [example["text"] for example in card.data.widget]
+    assert widget and set(widget) <= set(GERMAN_D_U)
+    text = path.read_text(encoding="utf-8")
+    assert f"entities = ner({json.dumps(min(widget, key=lambda s: len(s.split())))})" in text
+    assert f"- Unlabelled target sentences (D_U): 6 from `{tmp_path.name}/de_unlabelled.txt`" in text
+    assert f"- Source dev set (model selection): 12 from `{tmp_path.name}/dev.txt`" in text
+    assert f"- Teacher: `{tmp_path.name}/bert-teacher`" in text
+    assert "Not recorded" not in text and "Peter Smith" not in text

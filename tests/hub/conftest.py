@@ -6,6 +6,7 @@ predict entities; each is built once per session and copied per test.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,11 @@ TEST_DE = [
     ("die united nations und die european commission", "O B-ORG I-ORG O O B-ORG I-ORG"),
     ("peter ist mit mary in amsterdam", "B-PER O O B-PER O B-LOC"),
 ]
+
+
+def squash(text: str) -> str:
+    """`text` with the padding of table cells removed (`make_markdown_table` pads cells to the column width)."""
+    return re.sub(r" +\|", " |", text)
 
 
 def rows(sentences: list[tuple[str, str]], prefix: str) -> list[dict]:

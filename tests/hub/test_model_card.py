@@ -18,9 +18,11 @@ from concner.model_card import (
     markdown_table,
     metric_prefix,
     render_model_card,
+    widget_sentences,
     write_model_card,
 )
 from tests.fs_helpers import mode, umask
+from tests.hub.conftest import squash
 from trainers.distillation_trainer import DistillationArguments
 
 # ---------------------------------------------------------------------------------------------- pure helpers
@@ -60,7 +62,7 @@ def test_loss_rows_merge_terms_and_validation_and_cap_rows():
     assert rows[3]["Validation F1"] == 0.4 and rows[2]["Validation F1"] is None
     capped = loss_rows(history, max_rows=3)
     assert len(capped) == 3 and capped[-1]["Step"] == 8
-    table = markdown_table(rows)
+    table = squash(markdown_table(rows))
     assert table.splitlines()[0].startswith("| Epoch | Step | Training Loss | CE | LCL | TCL")
     assert "| 2.00 | 4 | 0.6000 | 0.5000 | 0.2000 | 0.1000 | 0.7000 | 0.4000 |" in table
 
@@ -77,7 +79,7 @@ def test_distillation_arguments_fill_the_kd_options(tmp_path):
     assert card.hyperparameters["optimizer"] == "adamw_torch_fused" or "adamw" in card.hyperparameters["optimizer"]
     card.labels = ["O", "B-PER", "I-PER"]
     card.log_history = [{"loss": 0.3, "kd_loss": 0.3, "step": 1, "epoch": 1.0}]
-    text = render_model_card(card)
+    text = squash(render_model_card(card))
     assert "- kd_temperature: 2.0" in text
     assert "| Epoch | Step | Training Loss | KD |" in text
     assert "trust_remote_code" not in text.split("<!-- usage-end -->")[0].split("<!-- usage-start -->")[1]
@@ -95,6 +97,35 @@ def test_user_fields_and_bad_model_id():
     assert header.pipeline_tag == "token-classification"
 
 
+def test_widget_sentences_from_the_training_text():
+    labelled = [
+        {"tokens": ["ja"], "ner_tags": ["O"]},  # too short while longer sentences exist
+        {"tokens": "peter ist hier".split(), "ner_tags": ["B-PER", "O", "O"]},
+        {"tokens": "peter ist in berlin".split(), "ner_tags": ["B-PER", "O", "O", "B-LOC"]},
+        {"tokens": "das ist gut".split(), "ner_tags": ["O", "O", "O"]},
+    ]
+    assert widget_sentences(labelled, count=2) == ["peter ist in berlin", "peter ist hier"]
+    unlabelled = [{"tokens": t.split()} for t in ("ein satz hier", "ein satz hier", "noch ein satz")]
+    assert widget_sentences(unlabelled) == ["ein satz hier", "noch ein satz"]
+    card = ConCNERModelCardData(target_languages="de")
+    card.set_widget_examples(unlabelled)
+    header = ModelCard(render_model_card(card)).data
+    assert [w["text"] for w in header.widget] == ["ein satz hier", "noch ein satz"]
+    assert card.example == "ein satz hier"
+
+
+def test_trainer_owns_its_card(tmp_path):
+    """No method of the trainer is replaced: its class writes the card; a second callback is not added."""
+    from tests.hub.conftest import teacher_trainer
+
+    trainer, card = teacher_trainer(tmp_path / "out", max_steps=1)
+    assert "create_model_card" not in vars(trainer) and "push_to_hub" not in vars(trainer)
+    assert isinstance(trainer.model_card, ModelCardCallback) and trainer.model_card.card_data is card
+    trainer.create_model_card()
+    text = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "# ConCNER teacher (en → de)" in text and "generated_from_trainer" not in text
+
+
 def test_callback_without_trainer_reference_still_fills_card(tmp_path):
     callback = ModelCardCallback()
     args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-4, report_to="none")
@@ -108,7 +139,7 @@ def test_callback_without_trainer_reference_still_fills_card(tmp_path):
 
 def test_teacher_run_card_is_complete(teacher_run):
     folder, metrics = teacher_run
-    text = (folder / "README.md").read_text(encoding="utf-8")
+    text = squash((folder / "README.md").read_text(encoding="utf-8"))
     card = ModelCard.load(folder / "README.md")  # the YAML header parses
     data = card.data
     assert data.language == ["en", "de"]
@@ -137,7 +168,7 @@ def test_teacher_run_card_is_complete(teacher_run):
     # Usage, limitations, citation, versions.
     assert 'pipeline("ner", model="path/to/model", aggregation_strategy="simple", trust_remote_code=True)' in text
     assert "## Bias, Risks and Limitations" in text
-    assert CITATION in text and "LREC-COLING 2024" in text
+    assert CITATION in text and "arXiv:2204.00796" in text and "LREC" not in text
     assert "- Transformers: " in text and "- PyTorch: " in text
 
 
@@ -145,7 +176,7 @@ def test_every_checkpoint_has_its_own_card(teacher_run):
     folder, _ = teacher_run
     for step in (10, 20):
         card_path = folder / f"checkpoint-{step}" / "README.md"
-        text = card_path.read_text(encoding="utf-8")
+        text = squash(card_path.read_text(encoding="utf-8"))
         ModelCard.load(card_path)
         state = json.loads((folder / f"checkpoint-{step}" / "trainer_state.json").read_text())
         logged_steps = [h["step"] for h in state["log_history"] if "loss" in h]
@@ -158,7 +189,7 @@ def test_write_model_card_from_a_folder_reads_config_and_state(teacher_run, tmp_
     checkpoint = folder / "checkpoint-10"
     (checkpoint / "README.md").unlink()
     path = write_model_card(checkpoint, ConCNERModelCardData(target_languages="de"))
-    text = path.read_text(encoding="utf-8")
+    text = squash(path.read_text(encoding="utf-8"))
     assert "B-PER" in text and "ConCNER teacher" in text
     assert "| Epoch | Step | Training Loss | CE | LCL | TCL |" in text
 
@@ -208,7 +239,7 @@ def test_student_card_from_a_distillation_run(teacher_run, tmp_path):
         trainer.train()
         trainer.save_model()
     path = write_model_card(trainer, card)
-    text = path.read_text(encoding="utf-8")
+    text = squash(path.read_text(encoding="utf-8"))
     ModelCard.load(path)
     assert "# ConCNER student (en → de)" in text
     assert "- **Model Type:** `BertForTokenClassification` (plain transformers, no custom code)" in text

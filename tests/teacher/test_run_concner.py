@@ -196,3 +196,28 @@ def test_fused_adamw_trains_the_same_teacher(synthetic, tiny_bert_dir, tmp_path)
     b = load_file(tmp_path / "adamw_torch_fused" / "model.safetensors")
     assert any(not torch.equal(a[k], load_file(tiny_bert_dir / "model.safetensors").get(k, a[k])) for k in a)
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_teacher_card_describes_its_training_data(synthetic, tiny_bert_dir, tmp_path):
+    """The card: `language` from --target_language, widget sentences from the translation D_TGT, files and sizes."""
+    from huggingface_hub import ModelCard
+
+    from concner.cli import UsageError
+    from concner.data.readers import load_ner_dataset
+
+    output = tmp_path / "teacher"
+    run_concner.run(run_argv(synthetic, tiny_bert_dir, output, "--max_steps", "2", "--eval_steps", "2",
+                             "--save_steps", "2", "--target_language", "nl"))  # fmt: skip
+    card = ModelCard.load(output / "README.md")
+    assert card.data.language == ["en", "nl"]  # the option wins over the --test_files language
+    translations = {" ".join(row["tokens"]) for row in load_ner_dataset(synthetic["translation"])}
+    widget = [example["text"] for example in card.data.widget]
+    assert widget and set(widget) <= translations
+    text = (output / "README.md").read_text(encoding="utf-8")
+    folder = synthetic["train"].parent.name
+    assert f"- Labelled source sentences (D_SRC): 16 from `{folder}/train.txt`" in text
+    assert f"- Translated sentences kept (D_TGT): 16 from `{folder}/translation.txt`" in text
+    assert f"- Source dev set (model selection): 6 from `{folder}/dev.txt`" in text
+    assert "Not recorded" not in text and "Peter Smith" not in text
+    with pytest.raises(UsageError, match="--target_language must be an ISO 639 language code"):
+        run_concner.parse_arguments(run_argv(synthetic, tiny_bert_dir, tmp_path / "x", "--target_language", "German"))
