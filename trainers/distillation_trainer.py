@@ -15,6 +15,7 @@ from .base import ConCNERBaseTrainer
 from .distillation_collator import TEACHER_LOGITS_COLUMN, DataCollatorForDistillation
 from .distillation_losses import KD_LOSS_TYPES, distillation_loss, distilled_positions, teacher_hard_label_loss
 from .freezing import freeze_layers as freeze_student
+from .subword_targets import SUBWORD_TARGET_MODES, begin_to_inside, continuation_owner, spread_to_subwords
 from .teacher_cache import teacher_logits
 
 STUDENT_INPUT_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
@@ -35,6 +36,9 @@ class DistillationArguments(OutputDirArguments):
             labels (0 = paper).
         freeze_embeddings (`bool`, defaults to `False`): freeze the student's embedding layer.
         freeze_bottom_layers (`int`, defaults to 0): freeze the student's first N encoder layers.
+        kd_subword_targets (`str`, defaults to `"first"`): `"first"` = paper, only the first sub-word of each word
+            is distilled; `"all"` = continuation pieces too, towards their word's distribution with B-X moved to
+            I-X (`trainers/subword_targets.py`), so that `pipeline("ner")` tags whole words.
     """
 
     kd_temperature: float = field(
@@ -48,6 +52,13 @@ class DistillationArguments(OutputDirArguments):
     )
     freeze_embeddings: bool = field(default=False, metadata={"help": "Freeze the student's embedding layer."})
     freeze_bottom_layers: int = field(default=0, metadata={"help": "Freeze the student's first N encoder layers."})
+    kd_subword_targets: str = field(
+        default="first",
+        metadata={
+            "help": "'first' (paper): distil first sub-words only; 'all': continuation pieces too, towards their "
+            "word's distribution with B-X moved to I-X, so that pipeline('ner') tags whole words."
+        },
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.kd_temperature, (int, float)) or self.kd_temperature <= 0:
@@ -58,6 +69,10 @@ class DistillationArguments(OutputDirArguments):
             raise ValueError(f"`kd_hard_label_weight` must be a number >= 0, got {self.kd_hard_label_weight!r}")
         if not isinstance(self.freeze_bottom_layers, int) or self.freeze_bottom_layers < 0:
             raise ValueError(f"`freeze_bottom_layers` must be an integer >= 0, got {self.freeze_bottom_layers!r}")
+        if self.kd_subword_targets not in SUBWORD_TARGET_MODES:
+            raise ValueError(
+                f"`kd_subword_targets` must be one of {SUBWORD_TARGET_MODES}, got {self.kd_subword_targets!r}"
+            )
         super().__post_init__()
 
 
@@ -167,6 +182,13 @@ class DistillationTrainer(ConCNERBaseTrainer):
         self.kd_temperature = float(getattr(args, "kd_temperature", 1.0))
         self.kd_loss_type = getattr(args, "kd_loss_type", "mse")
         self.kd_hard_label_weight = float(getattr(args, "kd_hard_label_weight", 0.0))
+        self.kd_subword_targets = getattr(args, "kd_subword_targets", "first")
+        if self.kd_subword_targets == "all":
+            tokenizer = kwargs.get("processing_class")
+            if tokenizer is None or not hasattr(tokenizer, "all_special_ids"):
+                raise ValueError("`kd_subword_targets='all'` needs the tokenizer as `processing_class`")
+            self._special_ids = torch.tensor(sorted(set(tokenizer.all_special_ids)), dtype=torch.long)
+            self._inside_of = begin_to_inside(_label_map(model.config))
         self.frozen_parameters = freeze_student(
             model, getattr(args, "freeze_embeddings", False), getattr(args, "freeze_bottom_layers", 0)
         )
@@ -201,6 +223,14 @@ class DistillationTrainer(ConCNERBaseTrainer):
         outputs = model(**student_inputs)
         cached = inputs.get(TEACHER_LOGITS_COLUMN)
         target = cached if cached is not None else self.compute_teacher_logits(student_inputs)
+        if self.kd_subword_targets == "all":
+            ids = student_inputs["input_ids"]
+            content = ~torch.isin(ids, self._special_ids.to(ids.device))
+            if student_inputs.get("attention_mask") is not None:
+                content &= student_inputs["attention_mask"].bool()
+            owner = continuation_owner(mask, content)
+            target = spread_to_subwords(target, owner, mask, self._inside_of)
+            mask = owner >= 0
         kd = distillation_loss(outputs.logits, target, mask, self.kd_loss_type, self.kd_temperature)
         loss, hard = kd, None
         if self.kd_hard_label_weight > 0:
