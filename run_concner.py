@@ -47,6 +47,7 @@ VARIANTS: dict[str, tuple[str, float, float]] = {
     "en_lcl": ("source", PAPER_LCL_WEIGHT, 0.0),
     "trans_lcl": ("translation", PAPER_LCL_WEIGHT, 0.0),
     "en_trans_lcl": ("both", PAPER_LCL_WEIGHT, 0.0),
+    "en_trans_tcl": ("both", 0.0, PAPER_TCL_WEIGHT),  # the teacher of the paper's "ConCNER w/o LCL" (Table 4)
     "concner": ("both", PAPER_LCL_WEIGHT, PAPER_TCL_WEIGHT),
 }
 

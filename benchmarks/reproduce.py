@@ -36,6 +36,7 @@ TEACHERS = {
     "En+LCL": "en_lcl",
     "Trans+LCL": "trans_lcl",
     "En+Trans+LCL": "en_trans_lcl",
+    "En+Trans+TCL": "en_trans_tcl",
     "En+Trans+LCL+TCL": "concner",
 }
 
@@ -63,6 +64,10 @@ STUDENTS = {
     "ConCNER": Student("En+Trans+LCL+TCL", init="teacher", ensemble=True),
     "En-KD (paper recipe)": Student("En"),
     "ConCNER (paper recipe)": Student("En+Trans+LCL+TCL"),
+    # The paper's Table 4: the shipped student distilled from a teacher without TCL, without LCL, or without both.
+    "ConCNER w/o TCL": Student("En+Trans+LCL", init="teacher", ensemble=True),
+    "ConCNER w/o LCL": Student("En+Trans+TCL", init="teacher", ensemble=True),
+    "ConCNER w/o TCL and LCL": Student("En+Trans", init="teacher", ensemble=True),
 }
 SYSTEMS = [*TEACHERS, *STUDENTS]
 # Teachers trained on English only do not depend on the target language: one run serves every language.
@@ -364,6 +369,7 @@ def student_cmd(
 
 def run_dir(out: Path, size: int, seed: int, system: str, lang: str | None) -> Path:
     name = system.replace(" (paper recipe)", "_paper").replace("+", "_").replace(":", "_")
+    name = name.replace(" w/o ", "_without_").replace(" ", "_")
     return out / "runs" / str(size) / str(seed) / name / (lang or "src")
 
 
@@ -642,6 +648,9 @@ PAPER_ROWS = {
     "table5_contrastive": {system: system for system in TEACHERS},
     "table4_ablation_1000": {
         "En+Trans+LCL+TCL": "ConCNER w/o KD (En+Trans+LCL+TCL)",
+        "ConCNER w/o TCL": "ConCNER w/o TCL",
+        "ConCNER w/o LCL": "ConCNER w/o LCL",
+        "ConCNER w/o TCL and LCL": "ConCNER w/o TCL and LCL",
         "ConCNER": "ConCNER",
     },
 }
@@ -806,7 +815,15 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
         parts.append(
             table(
                 records,
-                ["En+Trans+LCL+TCL", *STUDENTS],
+                [
+                    "En+Trans+LCL+TCL",
+                    "ConCNER w/o TCL",
+                    "ConCNER w/o LCL",
+                    "ConCNER w/o TCL and LCL",
+                    "ConCNER",
+                    *(s for s in STUDENTS if not s.startswith("ConCNER")),
+                    "ConCNER (paper recipe)",
+                ],
                 langs,
                 size,
                 "Table 4 (ablation; ConCNER w/o KD = En+Trans+LCL+TCL; the paper's figures are at 1000 sentences)",

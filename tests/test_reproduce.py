@@ -58,11 +58,18 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
     records = reproduce.finished_records(p, tmp_path / "out")
     teachers = [c for c in fake_runs if c[1] == "run_concner.py"]
     students = [c for c in fake_runs if c[1] == "run_distill.py"]
-    # En and En+LCL train once for all languages, the five others once per language; the ensemble students also need
-    # the En and En+Trans+LCL+TCL teachers of seeds 2 and 3; four students per language
-    assert len(teachers) == 2 + 5 * 3 + 2 * (1 + 3) and len(students) == 4 * 3
+    # En and En+LCL train once for all languages, the six others once per language; the ensemble students also need
+    # the seed-2 and -3 teachers they distil: En (source only) and En+Trans(+LCL)(+TCL) (per language); seven
+    # students per language
+    assert len(teachers) == 2 + 6 * 3 + 2 * (1 + 4 * 3) and len(students) == 7 * 3
     extra = [c for c in teachers if _arg(c, "--seed") != "1"]
-    assert sorted({_arg(c, "--variant") for c in extra}) == ["concner", "en"]
+    assert sorted({_arg(c, "--variant") for c in extra}) == [
+        "concner",
+        "en",
+        "en_trans",
+        "en_trans_lcl",
+        "en_trans_tcl",
+    ]
     assert fake_runs.index(max(teachers, key=fake_runs.index)) < fake_runs.index(students[0])  # teachers first
     source_only = [c for c in teachers if "--translation_file" not in c]
     assert sorted(_arg(c, "--variant") for c in source_only) == ["en", "en", "en", "en_lcl"]
@@ -81,7 +88,13 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
     assert lr["ConCNER"] == lr["En-KD"] == 5e-5 and lr["ConCNER_paper"] == lr["En-KD_paper"] == p.distill_learning_rate
     members = {Path(_arg(c, "--output_dir")).parent.name: c[c.index("--teacher_ensemble") + 1 :][:2]
                for c in students if "--teacher_ensemble" in c}  # fmt: skip
-    assert set(members) == {"ConCNER", "En-KD"}
+    assert set(members) == {
+        "ConCNER",
+        "En-KD",
+        "ConCNER_without_TCL",
+        "ConCNER_without_LCL",
+        "ConCNER_without_TCL_and_LCL",
+    }
     assert [str(Path(m).relative_to(tmp_path / "out" / "runs" / "500")) for m in members["ConCNER"]] == [
         "2/En_Trans_LCL_TCL/nl",
         "3/En_Trans_LCL_TCL/nl",
@@ -325,3 +338,24 @@ def test_every_size_gets_its_model_selection_and_per_type_tables(tmp_path):
     records = [_record("En", "es", 1, 0.4), {**_record("En", "es", 1, 0.5), "size": 1000}]
     text = reproduce.write_tables(records, p, tmp_path).read_text()
     assert text.count("**Model selection**") == 2 and text.count("**F1 per entity type**") == 2
+
+
+def test_table4_ablation_students_distil_teachers_without_tcl_or_lcl(tmp_path, fake_runs):
+    p = replace(_preset(tmp_path), languages=["es"])
+    systems = ["ConCNER w/o TCL", "ConCNER w/o LCL", "ConCNER w/o TCL and LCL"]
+    reproduce.run_all(p, tmp_path / "out", systems, tmp_path / "tests")
+    students = [c for c in fake_runs if c[1] == "run_distill.py"]
+    kd = {Path(_arg(c, "--output_dir")).parent.name: _arg(c, "--teacher_model_name_or_path") for c in students}
+    assert kd == {
+        "ConCNER_without_TCL": str(tmp_path / "out/runs/500/1/En_Trans_LCL/es"),
+        "ConCNER_without_LCL": str(tmp_path / "out/runs/500/1/En_Trans_TCL/es"),
+        "ConCNER_without_TCL_and_LCL": str(tmp_path / "out/runs/500/1/En_Trans/es"),
+    }
+    teacher = {(_arg(c, "--variant"), _arg(c, "--seed")) for c in fake_runs if c[1] == "run_concner.py"}
+    assert teacher == {(v, s) for v in ("en_trans_lcl", "en_trans_tcl", "en_trans") for s in ("1", "2", "3")}
+    records = reproduce.finished_records(p, tmp_path / "out")
+    text = reproduce.write_tables(records, p, tmp_path, json.loads(reproduce.PAPER_TABLES.read_text())).read_text()
+    table4 = text[text.index("**Table 4") :].split("\n\n")[1]
+    row = next(line for line in table4.splitlines() if line.startswith("| ConCNER w/o LCL |"))
+    paper_es = json.loads(reproduce.PAPER_TABLES.read_text())["table4_ablation_1000"]["ConCNER w/o LCL"]["es"]
+    assert [c.strip() for c in row.split("|")[1:-1]][5] == f"{paper_es:.1f}"  # the paper's es column

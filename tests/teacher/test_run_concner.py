@@ -20,6 +20,7 @@ EXPECTED_TERMS = {
     "en_lcl": {"ce_loss", "lcl_loss"},
     "trans_lcl": {"ce_loss", "lcl_loss"},
     "en_trans_lcl": {"ce_loss", "lcl_loss"},
+    "en_trans_tcl": {"ce_loss", "tcl_loss"},
     "concner": {"ce_loss", "lcl_loss", "tcl_loss"},
 }
 
