@@ -398,9 +398,7 @@ def record_path(d: Path) -> Path:
     `runs/` holds the checkpoints and is not committed; `records/` is small and is, so that the tables of a fresh
     clone (or of a machine that lost `runs/`) still cover every run that ever finished.
     """
-    size_dir = d.parent.parent.parent
-    name = "__".join((size_dir.name, d.parent.parent.name, d.parent.name, d.name))
-    return size_dir.parent.parent / "records" / f"{name}.json"
+    return d.parents[4] / "records" / ("__".join(d.parts[-4:]) + ".json")  # d = <out>/runs/size/seed/system/lang
 
 
 def recorded(d: Path) -> bool:
@@ -619,7 +617,7 @@ def collect(d: Path, system: str, lang: str | None, size: int, seed: int, langs:
                     if k.startswith(f"test_{code}_") and k.endswith("_f1") and k != key
                 },
                 "wall_seconds": float(wall.read_text()) if wall.exists() else None,
-                "run_dir": str(d.relative_to(d.parent.parent.parent.parent.parent)),
+                "run_dir": str(d.relative_to(d.parents[4])),
             }
         )
     return rows
@@ -730,6 +728,7 @@ def table(
         row = (paper or {}).get(system, {})
         return statistics.mean(row[lang] for lang in langs) if row and all(lang in row for lang in langs) else None
 
+    paper_base = paper_avg(baseline)
     for system in systems:
         cells, seeds = [], set()
         for lang in langs:
@@ -743,8 +742,8 @@ def table(
         if paper is not None:
             mean = 100 * statistics.mean(avgs.values()) if avgs else None
             ours_delta = mean - base_mean if mean is not None and base_mean is not None else None
-            theirs, theirs_base = paper_avg(system), paper_avg(baseline)
-            paper_delta = theirs - theirs_base if theirs is not None and theirs_base is not None else None
+            theirs = paper_avg(system)
+            paper_delta = theirs - paper_base if theirs is not None and paper_base is not None else None
             row += [_points(ours_delta, signed=True)]
             row += [_points(paper.get(system, {}).get(lang)) for lang in langs]
             row += [_points(theirs), _points(paper_delta, signed=True)]
