@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -26,6 +26,7 @@ __all__ = [
     "check_output_file",
     "current_umask",
     "make_temp_dir",
+    "staged_files",
 ]
 
 
@@ -135,6 +136,53 @@ def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8
     """Write ``text`` to ``path`` with `atomic_write`."""
     with atomic_write(path, encoding=encoding) as stream:
         stream.write(text)
+
+
+@contextmanager
+def staged_files(paths: Sequence[str | os.PathLike]) -> Iterator[list[str]]:
+    """Temporary siblings of several files, renamed over them together once the block finishes without error.
+
+    For a group of files that must appear together or not at all (the outputs and reports of several languages): the
+    block writes each temporary path (with any writer, atomic or not); on success they are renamed over their
+    destinations in order, on error they are all deleted with the folders this call created, and no destination is
+    touched. Only a failure of the final renames themselves (which do not copy data) can leave the group incomplete.
+    Files get the permissions ``0o666 & ~umask``; a destination that is a symbolic link has its target replaced.
+
+    Args:
+        paths: The destination files (missing folders above them are created).
+
+    Yields:
+        One temporary path per destination, in the same order.
+    """
+    destinations = [os.path.realpath(os.fspath(path)) for path in paths]
+    created: list[list[str]] = []
+    temps: list[str] = []
+    renamed = 0
+    try:
+        for path in destinations:
+            created.append(_make_parents(os.path.dirname(path)))
+            folder, name = os.path.split(path)
+            handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            temps.append(temp)
+            try:
+                os.fchmod(handle, 0o666 & ~current_umask())
+            finally:
+                os.close(handle)
+        yield list(temps)
+        for temp in temps:  # a writer may have put a file of its own there: the same permissions for all
+            if os.path.lexists(temp):
+                os.chmod(temp, 0o666 & ~current_umask())
+        for temp, path in zip(temps, destinations):
+            os.replace(temp, path)
+            renamed += 1
+    except BaseException:
+        for temp in temps[renamed:]:
+            if os.path.lexists(temp):
+                os.unlink(temp)
+        if not renamed:  # no destination was touched: the folders made here are empty again
+            for folders in reversed(created):
+                _remove_created(folders)
+        raise
 
 
 def make_temp_dir(parent: str | os.PathLike, prefix: str) -> Path:

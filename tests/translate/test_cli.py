@@ -261,3 +261,186 @@ def test_outputs_follow_the_umask(files, mask, file_mode, dir_mode):
         assert main(args) == 0
     assert mode(files / "new") == mode(files / "new" / "reports") == dir_mode
     assert mode(files / "new" / "de.txt") == mode(files / "new" / "reports" / "de.json") == file_mode
+
+
+# --- several target languages in one call (--output_files LANG=PATH ...) ---
+
+
+def _two_dictionaries(d):
+    (d / "de.dict").write_text("visited besuchte\nhere hier\nthe die\nsaid sagte\nis ist\n", encoding="utf-8")
+    (d / "es.dict").write_text("visited visitó\nhere aquí\nsaid dijo\nbig grande\n", encoding="utf-8")
+
+
+def _lexicon_multi_args(d, *extra):
+    return [
+        "--backend", "lexicon", "--source_file", str(d / "src.txt"),
+        "--dictionary_files", f"de={d / 'de.dict'}", f"es={d / 'es.dict'}",
+        "--output_files", f"de={d / 'out' / 'de.jsonl'}", f"es={d / 'out' / 'es.txt'}", *extra,
+    ]  # fmt: skip
+
+
+def test_two_languages_in_one_call_lexicon(files, capsys):
+    _two_dictionaries(files)
+    assert main(_lexicon_multi_args(files, "--max_train_samples", "4", "--seed", "3")) == 0
+    captured = capsys.readouterr()
+    sampled = sample_source(load_ner_dataset(files / "src.txt"), 4, 3)
+    de, es = _read_jsonl(files / "out" / "de.jsonl"), load_ner_dataset(files / "out" / "es.txt")
+    assert len(de) == len(es) == 4  # the same sampled rows for every language
+    assert [row["id"] for row in de] == sampled["id"]
+    for lang, tokens in (("de", [row["tokens"] for row in de]), ("es", es["tokens"])):  # each its own dictionary
+        words = dict(line.split() for line in (files / f"{lang}.dict").read_text(encoding="utf-8").splitlines())
+        assert tokens == [[words.get(tok, tok) for tok in sentence] for sentence in sampled["tokens"]]
+    for lang, name in (("de", "de.jsonl"), ("es", "es.txt")):
+        report = json.loads((files / "out" / f"{name}.report.json").read_text(encoding="utf-8"))
+        assert report["target_language"] == lang and report["dictionary_file"] == str(files / f"{lang}.dict")
+        assert report["output_file"] == str(files / "out" / name) and "output_files" not in report
+        assert report["pairs"]["kept"] == 4 and report["dictionary_entries"] == {"de": 5, "es": 4}[lang]
+    # the per-language report is printed once per language, in the order given
+    out = captured.out
+    assert out.index("target language: de") < out.index("target language: es")
+    assert out.count("backend: lexicon") == 2 and out.count("pairs: 4 kept / 4 (0 dropped)") == 2
+    assert f"wrote {files / 'out' / 'de.jsonl'} and" in out and f"wrote {files / 'out' / 'es.txt'} and" in out
+
+
+def _second_language_files(d, drop_last_alignment=False):
+    translation, links = _translation_and_links()
+    links[2] = " ".join(f"{i}-{j}" for j, i in enumerate(reversed(range(len(SOURCE[2])))))  # es: "EU" aligned
+    (d / "es.txt").write_text(_conll(translation), encoding="utf-8")
+    (d / "es.align").write_text("\n".join(links[:-1] if drop_last_alignment else links) + "\n", encoding="utf-8")
+
+
+def _aligned_multi_args(d, *extra):
+    return [
+        "--backend", "aligned", "--source_file", str(d / "src.txt"),
+        "--translation_files", f"de={d / 'tgt.txt'}", f"es={d / 'es.txt'}",
+        "--alignment_files", f"de={d / 'tgt.align'}", f"es={d / 'es.align'}",
+        "--output_files", f"de={d / 'de.jsonl'}", f"es={d / 'es.jsonl'}",
+        "--report_files", f"de={d / 'de.json'}", f"es={d / 'es.json'}", *extra,
+    ]  # fmt: skip
+
+
+def test_two_languages_in_one_call_aligned(files, capsys):
+    _second_language_files(files)
+    assert main(_aligned_multi_args(files)) == 0
+    assert "dropped (unaligned_entity): 1" in capsys.readouterr().out  # de drops "EU", es keeps every pair
+    assert [row["id"] for row in _read_jsonl(files / "de.jsonl")] == ["0", "1", "3", "4", "5"]
+    assert len(_read_jsonl(files / "es.jsonl")) == 6
+    de, es = (json.loads((files / f"{lang}.json").read_text(encoding="utf-8")) for lang in ("de", "es"))
+    assert de["alignment_file"] == str(files / "tgt.align") and es["alignment_file"] == str(files / "es.align")
+    assert (de["pairs"]["kept"], es["pairs"]["kept"]) == (5, 6)
+
+
+def test_single_language_form_still_works_and_matches_the_multi_form(files, capsys):
+    _two_dictionaries(files)
+    single = ["--backend", "lexicon", "--dictionary_file", str(files / "de.dict"), "--source_file"]
+    single += [str(files / "src.txt"), "--output_file", str(files / "single.jsonl")]
+    assert main(single) == 0
+    out = capsys.readouterr().out
+    assert "target language" not in out
+    assert f"wrote {files / 'single.jsonl'} and {files / 'single.jsonl'}.report.json" in out
+    report = json.loads((files / "single.jsonl.report.json").read_text(encoding="utf-8"))
+    assert "target_language" not in report and report["dictionary_file"] == str(files / "de.dict")
+    assert report["report_file"] == f"{files / 'single.jsonl'}.report.json"
+    assert main(_lexicon_multi_args(files)) == 0
+    assert (files / "single.jsonl").read_bytes() == (files / "out" / "de.jsonl").read_bytes()
+
+
+def test_seq2seq_one_model_per_language(files, tmp_path_factory, capsys):
+    model_dir = tmp_path_factory.mktemp("marian")
+    build_tiny_marian(model_dir)
+    capsys.readouterr()  # the model build's progress bars
+    args = ["--backend", "seq2seq", "--source_file", str(files / "src.txt"), "--device", "cpu"]
+    args += ["--max_new_tokens", "6", "--output_files", f"de={files / 'de.jsonl'}", f"es={files / 'es.jsonl'}"]
+    _expect_error([*args, "--model_name_or_path", str(model_dir)], capsys, "--tgt_langs LANG=CODE")
+    assert main([*args, "--model_names_or_paths", f"de={model_dir}", f"es={model_dir}"]) == 0
+    for lang in ("de", "es"):
+        report = json.loads((files / f"{lang}.jsonl.report.json").read_text(encoding="utf-8"))
+        assert report["pairs"]["total"] == 6 and report["model_name_or_path"] == str(model_dir)
+        assert [row["id"] for row in _read_jsonl(files / f"{lang}.jsonl")] == report["output_ids"]
+
+
+@pytest.mark.parametrize("option", ["--output_files", "--dictionary_files"])
+def test_language_given_twice_is_one_line_and_writes_nothing(files, option, capsys):
+    _two_dictionaries(files)
+    d = files
+    dictionaries = [f"de={d / 'de.dict'}", f"es={d / 'es.dict'}"]
+    outputs = [f"de={d / 'out' / 'de.jsonl'}", f"es={d / 'out' / 'es.txt'}"]
+    if option == "--output_files":
+        outputs.append(f"de={d / 'out' / 'de2.jsonl'}")
+    else:
+        dictionaries.append(f"es={d / 'de.dict'}")
+    args = ["--backend", "lexicon", "--source_file", str(d / "src.txt"), "--dictionary_files", *dictionaries]
+    args += ["--output_files", *outputs]
+    before = snapshot(files)
+    repeated = "de" if option == "--output_files" else "es"
+    _expect_error(args, capsys, option, f"language {repeated!r} given twice")
+    assert_same_tree(before, files)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        (["--output_files", "de=x.jsonl", "--output_files", "es=y.jsonl"], ["--output_files given 2 times"]),
+        (["--dictionary_file", "d.txt"], ["--dictionary_file is for one language", "--dictionary_files LANG=PATH"]),
+        (["--output_file", "o.jsonl"], ["--output_file", "not both"]),
+        (["--report_files", "nl=r.json"], ["--report_files nl: not a language of --output_files (de, es)"]),
+        (["--report_files", "de=r.json"], ["--report_files: no LANG=PATH for es"]),
+        (["--tgt_langs", "deu_Latn"], ["--tgt_langs: expected LANG=CODE", "'deu_Latn'"]),
+    ],
+)
+def test_multi_language_argument_errors_are_one_line(files, change, fragments, capsys):
+    _two_dictionaries(files)
+    args = _lexicon_multi_args(files)
+    if change[0] == "--output_files":
+        args = args[: args.index("--output_files")] + change
+    else:
+        args += change
+    before = snapshot(files)
+    _expect_error(args, capsys, *fragments)
+    assert_same_tree(before, files)
+
+
+def test_single_language_options_need_output_files(files, capsys):
+    args = ["--backend", "lexicon", "--source_file", str(files / "src.txt"), "--output_file", str(files / "o.txt")]
+    _expect_error([*args, "--dictionary_files", "de=d.txt"], capsys, "--dictionary_files", "--output_files")
+
+
+def test_error_in_the_second_language_leaves_no_file_of_either(files, capsys):
+    _second_language_files(files, drop_last_alignment=True)
+    before = snapshot(files)
+    _expect_error(
+        _aligned_multi_args(files), capsys, "target language es", str(files / "es.align"), "5 alignment lines"
+    )
+    assert_same_tree(before, files)  # de was translated, but nothing is written before every language succeeded
+
+
+def test_missing_input_of_a_later_language_is_refused_before_any_work(files, capsys):
+    _two_dictionaries(files)
+    (files / "es.dict").unlink()
+    before = snapshot(files)
+    _expect_error(_lexicon_multi_args(files), capsys, str(files / "es.dict"), "--dictionary_files es", "no such file")
+    assert_same_tree(before, files)
+
+
+def test_write_failure_in_the_second_language_leaves_no_file_of_either(files, capsys, monkeypatch):
+    _second_language_files(files)
+    (files / "de.jsonl").write_text("previous\n", encoding="utf-8")
+    before = snapshot(files)
+    real_fsync, calls = os.fsync, []
+
+    def fsync_failing_on_the_third_file(fd):  # de output, de report, then es output
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_failing_on_the_third_file)
+    _expect_error(_aligned_multi_args(files), capsys, "--output_files es", str(files / "es.jsonl"), "No space left")
+    assert_same_tree(before, files)
+
+
+def test_two_outputs_with_one_path_are_refused(files, capsys):
+    _two_dictionaries(files)
+    args = _lexicon_multi_args(files)
+    args[args.index("--output_files") + 2] = f"es={files / 'out' / 'de.jsonl'}"
+    _expect_error(args, capsys, "--output_files es", "is also the --output_files de")
