@@ -27,6 +27,7 @@ from concner.cli import (
     check_model_folder,
     check_output_dir,
     one_line,
+    parse_language_files,
     plan_types_to_o,
     resolve_attn_implementation,
     trained_labels,
@@ -84,6 +85,13 @@ class DataArguments:
     translation_file: str | None = field(
         default=None, metadata={"help": "Label-preserving translation of the source (D_TGT; sentence i <-> i or ids)."}
     )
+    translation_files: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Translations into several target languages as LANG=PATH (de=de.txt es=es.txt): one teacher for "
+            "all of them; each epoch every source sentence is paired with one of its translations, drawn at random."
+        },
+    )
     validation_file: str | None = field(
         default=None, metadata={"help": "SOURCE-language dev set used for model selection."}
     )
@@ -117,6 +125,13 @@ class DataArguments:
         },
     )
 
+    @property
+    def translations(self) -> dict[str | None, str]:
+        """The translation files by target language (`None` keys the one `--translation_file`)."""
+        if self.translation_file is not None:
+            return {self.target_language: self.translation_file}
+        return dict(self.translation_sets)
+
     def __post_init__(self) -> None:
         if self.train_file is None and self.dataset_name is None:
             raise UsageError("give --train_file or --dataset_name")
@@ -124,15 +139,17 @@ class DataArguments:
         check_language_code("--target_language", self.target_language)
         for option in ("train_file", "translation_file", "validation_file"):
             _existing_file(getattr(self, option), f"--{option}")
-        self.test_sets = {}
-        for spec in self.test_files:
-            lang, sep, path = spec.partition("=")
-            if not sep or not lang or not path:
-                raise UsageError(f"--test_files: expected LANG=PATH, got {spec!r}")
-            if lang in self.test_sets:
-                raise UsageError(f"--test_files: language {lang!r} given twice")
-            _existing_file(path, f"--test_files {lang}")
-            self.test_sets[lang] = path
+        if self.translation_file is not None and self.translation_files:
+            raise UsageError("give --translation_file (one language) or --translation_files (LANG=PATH ...), not both")
+        self.translation_sets = parse_language_files(
+            "--translation_files", self.translation_files, language_codes=True
+        )
+        if self.translation_sets and self.target_language is not None:
+            raise UsageError(
+                "--target_language names the one language of --translation_file; --translation_files "
+                "names its languages itself"
+            )
+        self.test_sets = parse_language_files("--test_files", self.test_files)
         if self.max_seq_length < 4:
             raise UsageError(f"--max_seq_length must be at least 4, got {self.max_seq_length}")
         for option in ("max_train_samples", "max_eval_samples"):
@@ -295,12 +312,12 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
             ("--tokenizer_name", model_args.tokenizer_name),
         ],
     )
-    if data_args.translation_file is None and concner_args.tcl_weight > 0:
+    if not data_args.translations and concner_args.tcl_weight > 0:
         raise UsageError(
             f"TCL (--tcl_weight {concner_args.tcl_weight}) needs translation pairs: give --translation_file, "
             "or switch TCL off (--tcl_weight 0, e.g. --variant en_lcl)"
         )
-    if data_args.translation_file is None and concner_args.train_on != "source":
+    if not data_args.translations and concner_args.train_on != "source":
         raise UsageError(f"--train_on {concner_args.train_on} needs --translation_file (the translated source)")
     return model_args, data_args, concner_args, training_args
 
@@ -318,12 +335,17 @@ class PreparedData:
     eval_references: list[list[str]] | None
     test_features: dict[str, Any]
     test_references: dict[str, list[list[str]]]
-    pairing_summary: Any | None
+    pairing_summaries: dict[str | None, Any]
     types_mapped_to_o: list[str]
     notes: list[str]
     labelled_tokens: int
     source_size: int
-    target_size: int | None
+    target_sizes: dict[str | None, int]
+
+    @property
+    def target_size(self) -> int | None:
+        """Translated sentences kept for training, over every language (None without a translation)."""
+        return sum(self.target_sizes.values()) if self.target_sizes else None
 
 
 def _load(spec: str, *, config_name: str | None = None, split: str = "train"):
@@ -340,11 +362,17 @@ class LoadedData:
     train: Any
     validation: Any | None
     tests: dict[str, Any]
-    pairing_summary: Any | None
+    pairing_summaries: dict[str | None, Any]  # per target language (None: the one --translation_file)
     types_mapped_to_o: list[str]
     notes: list[str]
     source_size: int
-    translation: Any | None = None  # the translation rows kept for training (D_TGT), when the variant uses them
+    # the translation rows kept for training (D_TGT) per target language, when the variant uses them
+    translations: dict[str | None, Any] = field(default_factory=dict)
+
+    @property
+    def pairing_summary(self) -> Any | None:
+        """The pairing summary of a one-language run (None without translation or with several languages)."""
+        return next(iter(self.pairing_summaries.values())) if len(self.pairing_summaries) == 1 else None
 
 
 def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: int) -> LoadedData:
@@ -377,9 +405,9 @@ def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: in
     if validation is not None and data_args.max_eval_samples is not None:
         validation = validation.select(range(min(len(validation), data_args.max_eval_samples)))
     needs_translation = concner_args.train_on in ("translation", "both")
-    if needs_translation and data_args.translation_file is None:
+    if needs_translation and not data_args.translations:
         raise UsageError(f"--train_on {concner_args.train_on} needs --translation_file")
-    translation = _load(data_args.translation_file) if needs_translation else None
+    translations = {lang: _load(path) for lang, path in data_args.translations.items()} if needs_translation else {}
     tests = {lang: _load(spec) for lang, spec in data_args.test_sets.items()}
 
     available = len(source)
@@ -393,32 +421,36 @@ def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: in
     targets = {f"test set {lang!r}": build_label_list(ds) for lang, ds in tests.items()}
     if validation is not None:
         targets["dev set"] = build_label_list(validation)
-    if translation is not None:
-        targets["translation"] = build_label_list(translation)
+    for lang, translation in translations.items():
+        targets["translation" if lang is None else f"translation {lang!r}"] = build_label_list(translation)
     drop, type_notes = plan_types_to_o(build_label_list(source), targets, data_args.map_types_to_o)
     notes += type_notes
     if drop:
         source = map_types_to_o(source, drop)
         validation = map_types_to_o(validation, drop) if validation is not None else None
-        translation = map_types_to_o(translation, drop) if translation is not None else None
+        translations = {lang: map_types_to_o(ds, drop) for lang, ds in translations.items()}
         tests = {lang: map_types_to_o(ds, drop) for lang, ds in tests.items()}
     label_list = build_label_list(source, *([validation] if validation is not None else []))
-    summary, paired_translation = None, None
+    summaries, paired = {}, {}
     if concner_args.train_on == "source":
         train = _with_pair_ids(source, None)
     else:
-        paired_source, paired_translation, summary = pair_translations(
-            source, translation, by=data_args.pair_by, check_entity_types=data_args.check_entity_types
-        )
-        if concner_args.train_on == "translation":
-            train = _with_pair_ids(paired_translation, None)
-        else:
-            if concner_args.tcl_weight > 0 and summary.kept == 0:
-                raise UsageError("TCL is on but no source sentence could be paired with its translation")
-            columns = ["id", "tokens", "ner_tags", "pair_id"]
-            train = concatenate_datasets(
-                [paired_source.select_columns(columns), paired_translation.select_columns(columns)]
+        kept_in_any = [-1] * len(source)
+        for lang, translation in translations.items():
+            paired_source, paired[lang], summaries[lang] = pair_translations(
+                source, translation, by=data_args.pair_by, check_entity_types=data_args.check_entity_types
             )
+            kept_in_any = [max(a, b) for a, b in zip(kept_in_any, paired_source["pair_id"])]
+        columns = ["id", "tokens", "ner_tags", "pair_id"]
+        kept = [ds.select_columns(columns) for ds in paired.values()]
+        if concner_args.train_on == "translation":
+            train = _with_pair_ids(concatenate_datasets(kept), None)
+        else:
+            if concner_args.tcl_weight > 0 and sum(summary.kept for summary in summaries.values()) == 0:
+                raise UsageError("TCL is on but no source sentence could be paired with its translation")
+            # A source row is paired (pair id = its row) when some language kept its translation; with several
+            # languages the PairedBatchSampler draws one translation per source and epoch.
+            train = concatenate_datasets([_with_pair_ids(source, kept_in_any).select_columns(columns), *kept])
     if len(train) == 0:
         raise UsageError("no training sentences left")
     return LoadedData(
@@ -426,11 +458,11 @@ def load_data(data_args: DataArguments, concner_args: ConCNERArguments, seed: in
         train=train,
         validation=validation,
         tests=tests,
-        pairing_summary=summary,
+        pairing_summaries=summaries,
         types_mapped_to_o=sorted(drop),
         notes=notes,
         source_size=len(source),
-        translation=paired_translation,
+        translations=paired,
     )
 
 
@@ -451,7 +483,7 @@ def tokenize_data(loaded: LoadedData, tokenizer: Any, max_seq_length: int) -> Pr
 
     train_features = featurize(loaded.train)
     labelled = sum(sum(1 for x in row if x != -100) for row in train_features["labels"])
-    summary = loaded.pairing_summary
+    summaries = loaded.pairing_summaries
     return PreparedData(
         label_list=loaded.label_list,
         train_features=train_features,
@@ -459,12 +491,12 @@ def tokenize_data(loaded: LoadedData, tokenizer: Any, max_seq_length: int) -> Pr
         eval_references=list(loaded.validation["ner_tags"]) if loaded.validation is not None else None,
         test_features={lang: sort_for_inference(featurize(ds)) for lang, ds in loaded.tests.items()},
         test_references={lang: list(ds["ner_tags"]) for lang, ds in loaded.tests.items()},
-        pairing_summary=summary,
+        pairing_summaries=summaries,
         types_mapped_to_o=loaded.types_mapped_to_o,
         notes=loaded.notes,
         labelled_tokens=labelled,
         source_size=loaded.source_size,
-        target_size=None if summary is None else summary.kept,
+        target_sizes={lang: summary.kept for lang, summary in summaries.items()},
     )
 
 
@@ -532,7 +564,10 @@ def build_model_card(
     """
     from concner.model_card import ConCNERModelCardData, ModelCardCallback
 
-    target = [data_args.target_language] if data_args.target_language else list(data_args.test_sets)
+    if data_args.translation_sets:
+        target = list(data_args.translation_sets)
+    else:
+        target = [data_args.target_language] if data_args.target_language else list(data_args.test_sets)
     card = ConCNERModelCardData(source_language=data_args.source_language, target_languages=target or None)
     card.set_hyperparameters(
         max_seq_length=data_args.max_seq_length,
@@ -553,11 +588,14 @@ def build_model_card(
         source_size=data.source_size,
         source_file=source,
         target_size=data.target_size,
-        translation_file=data_args.translation_file if loaded.translation is not None else None,
+        translation_file=(data_args.translation_sets or data_args.translation_file) if loaded.translations else None,
         validation_size=len(loaded.validation) if loaded.validation is not None else None,
         validation_file=validation,
     )
-    card.set_widget_examples(loaded.translation if loaded.translation is not None else loaded.train)
+    if len(loaded.translations) > 1:
+        card.set_widget_examples(loaded.translations)  # a sentence of every language
+    else:
+        card.set_widget_examples(next(iter(loaded.translations.values()), loaded.train))
     return ModelCardCallback(card)
 
 
@@ -578,8 +616,11 @@ def _describe(data: PreparedData, concner_args: ConCNERArguments) -> list[str]:
         f"variant: train_on={concner_args.train_on} ce_weight={concner_args.ce_weight} "
         f"lcl_weight={concner_args.lcl_weight} tcl_weight={concner_args.tcl_weight}"
     )
-    if data.pairing_summary is not None:
-        lines.extend(str(data.pairing_summary).splitlines())
+    for lang, summary in data.pairing_summaries.items():
+        text = str(summary).splitlines()
+        if lang is not None and len(data.pairing_summaries) > 1:
+            text[0] = f"[{lang}] {text[0]}"
+        lines.extend(text)
     units = sum(1 for p in data.train_features["pair_id"] if p < 0) + len(
         {p for p in data.train_features["pair_id"] if p >= 0}
     )
@@ -648,6 +689,10 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         _print(f"frozen: {len(frozen)} parameter tensors ({weights:,} weights)")
     # run_distill initialises the student from the teacher's base encoder, as in the paper.
     model.config.base_model_name_or_path = model_args.model_name_or_path
+    # The languages the teacher was paired with (run_distill checks --unlabeled_files against them).
+    languages = [lang for lang in data_args.translations if lang is not None]
+    if languages and concner_args.train_on != "source":
+        model.config.translation_languages = languages
     id2label = dict(enumerate(data.label_list))
     compute_metrics = (
         build_compute_metrics(data.eval_features, data.eval_references, id2label)

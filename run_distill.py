@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -56,6 +55,7 @@ from concner.cli import (
     check_model_folder,
     check_output_dir,
     one_line,
+    parse_language_files,
     plan_types_to_o,
     resolve_attn_implementation,
     trained_labels,
@@ -134,6 +134,15 @@ class DistillDataArguments:
         default=None,
         metadata={"help": "Unlabelled target text D_U: plain text (a sentence per line) or CoNLL (labels ignored)."},
     )
+    unlabeled_files: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "D_U in several target languages as LANG=PATH (de=de.txt es=es.txt): one student for all of "
+            "them. --unlabeled_max_samples caps each language; smaller languages are repeated up to the largest "
+            "(balanced).",
+            "nargs": "+",
+        },
+    )
     dataset_name: str | None = field(
         default=None, metadata={"help": "D_U as a saved dataset folder or Hub dataset (labels, if any, are ignored)."}
     )
@@ -181,8 +190,12 @@ class DistillDataArguments:
     )
 
     def __post_init__(self) -> None:
-        if (self.unlabeled_file is None) == (self.dataset_name is None):
-            raise ValueError("give exactly one of --unlabeled_file and --dataset_name")
+        given = [self.unlabeled_file is not None, bool(self.unlabeled_files), self.dataset_name is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of --unlabeled_file, --unlabeled_files and --dataset_name")
+        self.unlabeled_sets = parse_language_files("--unlabeled_files", self.unlabeled_files, language_codes=True)
+        if self.unlabeled_sets and self.target_language is not None:
+            raise ValueError("--target_language names the one language of D_U; --unlabeled_files names its own")
         check_language_code("--source_language", self.source_language)
         check_language_code("--target_language", self.target_language)
         if self.unlabeled_max_samples is not None and self.unlabeled_max_samples < 1:
@@ -193,16 +206,8 @@ class DistillDataArguments:
 
 
 def parse_test_files(specs: list[str]) -> dict[str, str]:
-    """`["de=a.txt", "es=b.txt"]` → `{"de": "a.txt", "es": "b.txt"}`; a malformed or repeated entry is a ValueError."""
-    out: dict[str, str] = {}
-    for spec in specs:
-        lang, sep, path = spec.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_\-]+", lang) or not path:
-            raise ValueError(f"--test_files entries must look like lang=path, got {spec!r}")
-        if lang in out:
-            raise ValueError(f"--test_files names {lang!r} twice")
-        out[lang] = path
-    return out
+    """`["de=a.txt", "es=b.txt"]` → `{"de": "a.txt", "es": "b.txt"}`; a malformed or repeated entry is a UsageError."""
+    return parse_language_files("--test_files", specs, must_exist=False)
 
 
 def student_name_or_path(model_args: DistillModelArguments, teacher_config: Any) -> str:
@@ -253,8 +258,39 @@ def load_student(
     )
 
 
+def load_unlabelled_languages(data_args: DistillDataArguments, seed: int) -> dict[str, datasets.Dataset]:
+    """D_U per language of `--unlabeled_files`, each capped at `--unlabeled_max_samples` (a seeded sample).
+
+    Sentence ids get their language as a prefix (`de:17`), so that ids stay unique in the union.
+    """
+    out = {}
+    for lang, path in data_args.unlabeled_sets.items():
+        dataset = load_text_dataset(path, text_format=data_args.text_format)
+        dataset = dataset.remove_columns([c for c in dataset.column_names if c not in ("id", "tokens")])
+        if len(dataset) == 0:
+            raise DataError("no unlabelled sentences", path)
+        if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples < len(dataset):
+            dataset = dataset.shuffle(seed=seed).select(range(data_args.unlabeled_max_samples))
+        ids = [f"{lang}:{sentence_id}" for sentence_id in dataset["id"]]
+        out[lang] = dataset.remove_columns("id").add_column("id", ids).select_columns(["id", "tokens"])
+    return out
+
+
+def balanced_union(by_language: dict[str, datasets.Dataset], seed: int) -> datasets.Dataset:
+    """The languages' D_U interleaved, smaller ones repeated until the largest is used up (balanced sampling).
+
+    `datasets.interleave_datasets` with `stopping_strategy="all_exhausted"`: every language then contributes as many
+    rows as the largest one, so one language with more text does not dominate the student's training.
+    """
+    if len(by_language) == 1:
+        return next(iter(by_language.values()))
+    return datasets.interleave_datasets(list(by_language.values()), seed=seed, stopping_strategy="all_exhausted")
+
+
 def load_unlabelled(data_args: DistillDataArguments, seed: int) -> datasets.Dataset:
     """D_U with columns `id`, `tokens` (labels dropped), optionally a seeded random sample."""
+    if data_args.unlabeled_sets:
+        return balanced_union(load_unlabelled_languages(data_args, seed), seed)
     if data_args.unlabeled_file is not None:
         dataset = load_text_dataset(data_args.unlabeled_file, text_format=data_args.text_format)
     elif data_args.dataset_config_name is not None or data_args.dataset_split != "train":
@@ -269,6 +305,26 @@ def load_unlabelled(data_args: DistillDataArguments, seed: int) -> datasets.Data
     if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples < len(dataset):
         dataset = dataset.shuffle(seed=seed).select(range(data_args.unlabeled_max_samples))
     return dataset
+
+
+def check_teacher_languages(teacher: str, config: Any, languages: list[str]) -> None:
+    """Each language of `--unlabeled_files` must be one the teacher was trained with translations of.
+
+    A teacher records them as `translation_languages` in its config (`run_concner.py --translation_files`, or
+    `--translation_file` with `--target_language`); a teacher without the record is not checked.
+
+    Raises:
+        UsageError: a language the teacher has no translation for.
+    """
+    known = getattr(config, "translation_languages", None)
+    if not known:
+        return
+    for lang in languages:
+        if lang not in known:
+            raise UsageError(
+                f"--unlabeled_files {lang}: the teacher {teacher} was trained with no {lang!r} translation "
+                f"(its translation languages: {', '.join(known)})"
+            )
 
 
 class _Parser(HfArgumentParser):
@@ -355,23 +411,42 @@ class Prepared(NamedTuple):
     scoring_id2label: dict[int, str]
     notes: list[str]
     unlabelled: datasets.Dataset | None = None  # D_U as used (after --unlabeled_max_samples)
+    unlabelled_by_language: dict[str, datasets.Dataset] | None = None  # --unlabeled_files, each language as used
 
 
 def prepare(
     model_args: DistillModelArguments, data_args: DistillDataArguments, training_args: DistillationArguments
 ) -> Prepared:
     """Everything that can fail on bad input, before any training: all datasets, models and tokenizers."""
-    unlabelled, notes = load_unlabelled(data_args, training_args.seed), []
-    if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples > len(unlabelled):
-        notes.append(
-            f"note: --unlabeled_max_samples {data_args.unlabeled_max_samples} but D_U has only {len(unlabelled)} "
-            f"sentences: all {len(unlabelled)} are used"
-        )
+    hub = {"cache_dir": model_args.cache_dir} if model_args.cache_dir else {}
+    for path in (
+        [model_args.teacher_model_name_or_path, *model_args.teacher_ensemble] if data_args.unlabeled_sets else []
+    ):
+        try:  # before reading any data or weights; a teacher that cannot be read is reported when it is loaded
+            config = AutoConfig.from_pretrained(path, **hub)
+        except (OSError, ValueError):
+            continue
+        check_teacher_languages(path, config, list(data_args.unlabeled_sets))
+    notes, by_language = [], None
+    if data_args.unlabeled_sets:
+        by_language = load_unlabelled_languages(data_args, training_args.seed)
+        parts = dict(by_language)
+        unlabelled = balanced_union(by_language, training_args.seed)
+        sizes = ", ".join(f"{lang} {len(ds)}" for lang, ds in parts.items())
+        notes.append(f"D_U: {len(unlabelled)} rows from {len(parts)} languages ({sizes}; balanced by repetition)")
+    else:
+        parts = {"D_U": (unlabelled := load_unlabelled(data_args, training_args.seed))}
+    cap = data_args.unlabeled_max_samples
+    for name, part in parts.items():
+        if cap is not None and cap > len(part):
+            where = "D_U" if name == "D_U" else f"D_U {name!r}"
+            notes.append(
+                f"note: --unlabeled_max_samples {cap} but {where} has only {len(part)} sentences: all are used"
+            )
     dev = load_ner_dataset(data_args.validation_file) if data_args.validation_file is not None else None
     if dev is not None and data_args.max_eval_samples is not None:
         dev = dev.select(range(min(data_args.max_eval_samples, len(dev))))
     tests = {lang: load_ner_dataset(path) for lang, path in parse_test_files(data_args.test_files).items()}
-    hub = {"cache_dir": model_args.cache_dir} if model_args.cache_dir else {}
     attention = resolve_attn_implementation(model_args.attn_implementation, training_args.bf16)
     try:
         teacher = load_teacher(model_args.teacher_model_name_or_path, **hub, **attention_kwargs(attention))
@@ -466,6 +541,7 @@ def prepare(
         scoring_id2label,
         notes,
         unlabelled,
+        by_language,
     )
 
 
@@ -556,13 +632,16 @@ def build_model_card(model_args: DistillModelArguments, data_args: DistillDataAr
 
     student_path = str(p.student_path)
     base = student_path if not os.path.exists(student_path) and student_path.count("/") <= 1 else None
-    target = [data_args.target_language] if data_args.target_language else list(p.tests)
+    if data_args.unlabeled_sets:
+        target = list(data_args.unlabeled_sets)
+    else:
+        target = [data_args.target_language] if data_args.target_language else list(p.tests)
     card = ConCNERModelCardData(
         model_role="student", source_language=data_args.source_language, target_languages=target or None,
         base_model=base,
     )  # fmt: skip
-    unlabelled = data_args.unlabeled_file or data_args.dataset_name
-    if data_args.unlabeled_file is None:
+    unlabelled = data_args.unlabeled_sets or data_args.unlabeled_file or data_args.dataset_name
+    if data_args.dataset_name is not None:
         if not os.path.exists(data_args.dataset_name):
             card.dataset_ids.append(data_args.dataset_name)
         split = None if data_args.dataset_split == "train" else f"split {data_args.dataset_split}"
@@ -578,7 +657,7 @@ def build_model_card(model_args: DistillModelArguments, data_args: DistillDataAr
     card.set_hyperparameters(
         max_seq_length=data_args.max_seq_length, student_initialisation=data_reference(student_path)
     )
-    card.set_widget_examples(p.unlabelled)
+    card.set_widget_examples(p.unlabelled_by_language or p.unlabelled)  # a sentence of every language
     return ModelCardCallback(card)
 
 

@@ -38,6 +38,8 @@ TEACHERS = {
     "En+Trans+LCL": "en_trans_lcl",
     "En+Trans+TCL": "en_trans_tcl",
     "En+Trans+LCL+TCL": "concner",
+    # One teacher for every language of the invocation (--translation_files; issue "One model for many languages").
+    "En+Trans+LCL+TCL multi": "concner",
 }
 
 
@@ -68,10 +70,24 @@ STUDENTS = {
     "ConCNER w/o TCL": Student("En+Trans+LCL", init="teacher", ensemble=True),
     "ConCNER w/o LCL": Student("En+Trans+TCL", init="teacher", ensemble=True),
     "ConCNER w/o TCL and LCL": Student("En+Trans", init="teacher", ensemble=True),
+    # One student for every language: the shipped recipe on the union of the languages' D_U (--unlabeled_files).
+    "ConCNER-multi": Student("En+Trans+LCL+TCL multi", init="teacher", ensemble=True),
 }
 SYSTEMS = [*TEACHERS, *STUDENTS]
 # Teachers trained on English only do not depend on the target language: one run serves every language.
 SOURCE_ONLY = {"En", "En+LCL"}
+# Multilingual systems: one run covers every language of the invocation; its folder is named after them ("de+es+nl").
+MULTILINGUAL = {"En+Trans+LCL+TCL multi", "ConCNER-multi"}
+
+
+def run_languages(system: str, languages: list[str]) -> list[str | None]:
+    """The `lang` of each run of `system`: None for a source-only teacher, "de+es+nl" for a multilingual run (one run
+    over all of them), else one run per language."""
+    if system in SOURCE_ONLY:
+        return [None]
+    if system in MULTILINGUAL:
+        return ["+".join(languages)] if len(languages) > 1 else []  # one language: the single-language system
+    return list(languages)
 
 
 @dataclass
@@ -296,7 +312,8 @@ def teacher_cmd(
     out: Path,
     paths: dict[str, dict[str, Path | None]],
 ) -> list[str]:
-    first = paths[lang or p.languages[0]]
+    codes = lang.split("+") if lang else p.languages
+    first = paths[codes[0]]
     cmd = [
         sys.executable,
         "run_concner.py",
@@ -315,9 +332,11 @@ def teacher_cmd(
         "--learning_rate",
         str(p.learning_rate),
     ]
-    if lang is not None:
+    if lang is not None and "+" in lang:
+        cmd += ["--translation_files", *(f"{code}={paths[code]['translation']}" for code in codes)]
+    elif lang is not None:
         cmd += ["--translation_file", str(first["translation"])]
-    tests = [f"{code}={paths[code]['test']}" for code in ([lang] if lang else p.languages) if paths[code]["test"]]
+    tests = [f"{code}={paths[code]['test']}" for code in codes if paths[code]["test"]]
     if tests:
         cmd += ["--test_files", *tests]
     if p.dev_samples:
@@ -336,7 +355,13 @@ def student_cmd(
     init: str = "encoder",
     ensemble: list[Path] | None = None,
 ) -> list[str]:
-    data = paths[lang]
+    codes = lang.split("+")
+    data = paths[codes[0]]
+    unlabelled = (
+        ["--unlabeled_files", *(f"{code}={paths[code]['unlabeled']}" for code in codes)]
+        if len(codes) > 1
+        else ["--unlabeled_file", str(data["unlabeled"])]
+    )
     cmd = [
         sys.executable,
         "run_distill.py",
@@ -344,8 +369,7 @@ def student_cmd(
         str(teacher),
         "--model_name_or_path",
         str(teacher) if init == "teacher" else model,
-        "--unlabeled_file",
-        str(data["unlabeled"]),
+        *unlabelled,
         "--validation_file",
         str(data["dev"]),
         "--num_train_epochs",
@@ -358,9 +382,10 @@ def student_cmd(
     ]
     if ensemble:
         cmd += ["--teacher_ensemble", *map(str, ensemble)]
-    if data["test"]:
-        cmd += ["--test_files", f"{lang}={data['test']}"]
-    if p.unlabeled_samples:
+    tests = [f"{code}={paths[code]['test']}" for code in codes if paths[code]["test"]]
+    if tests:
+        cmd += ["--test_files", *tests]
+    if p.unlabeled_samples:  # with several languages: the cap of each
         cmd += ["--unlabeled_max_samples", str(p.unlabeled_samples)]
     if p.dev_samples:
         cmd += ["--max_eval_samples", str(p.dev_samples)]
@@ -479,14 +504,14 @@ def plan_runs(
         for seed in [*p.seeds, *extra]:
             wanted = needed if seed in p.seeds else {STUDENTS[s].teacher for s in ensembles}
             for system in [s for s in TEACHERS if s in wanted]:
-                for lang in [None] if system in SOURCE_ONLY else p.languages:
+                for lang in run_languages(system, p.languages):
                     d = run_dir(out, size, seed, system, lang)
                     cmd = teacher_cmd(p, model, system, lang, size, seed, d, paths)
                     runs.append(PlannedRun(system, lang, size, seed, d, cmd))
         for seed in p.seeds:
             for system in [s for s in STUDENTS if s in systems]:
                 student = STUDENTS[system]
-                for lang in p.languages:
+                for lang in run_languages(system, p.languages):
                     teacher_lang = None if student.teacher in SOURCE_ONLY else lang
                     teacher = run_dir(out, size, seed, student.teacher, teacher_lang)
                     members = [
@@ -584,7 +609,7 @@ def finished_records(p: Preset, out: Path) -> list[dict]:
         for seed in sorted(seeds):
             for system in SYSTEMS:
                 role = "student" if system in STUDENTS else "teacher"
-                for lang in [None] if system in SOURCE_ONLY else p.languages:
+                for lang in run_languages(system, p.languages):
                     d = run_dir(out, size, seed, system, lang)
                     if finished(d):
                         rows = collect(d, system, lang, size, seed, p.languages, role)
@@ -600,7 +625,7 @@ def collect(d: Path, system: str, lang: str | None, size: int, seed: int, langs:
     results = json.loads((d / "all_results.json").read_text())
     wall = d / "wall_seconds.txt"
     rows = []
-    for code in [lang] if lang else langs:
+    for code in lang.split("+") if lang else langs:
         key = f"test_{code}_f1"
         rows.append(
             {
@@ -770,6 +795,30 @@ def per_type_table(records: list[dict], systems: list[str], langs: list[str], si
     return "\n".join(lines)
 
 
+def training_minutes(records: list[dict], systems: list[str], size: int) -> tuple[float, int]:
+    """Summed wall time (minutes) and number of the runs of `systems`, each run directory counted once."""
+    runs = {r["run_dir"]: r["wall_seconds"] for r in records if r["system"] in systems and r["size"] == size}
+    return sum(w for w in runs.values() if w is not None) / 60, len(runs)
+
+
+def multilingual_table(records: list[dict], langs: list[str], size: int) -> str | None:
+    """One teacher and one student for every language against one per language: F1 and total training wall time.
+
+    The wall time sums every run a system needs (teachers of all seeds and the students), each run once.
+    """
+    if not any(r["system"] == "ConCNER-multi" and r["size"] == size for r in records):
+        return None
+    single, multi = ["En+Trans+LCL+TCL", "ConCNER"], ["En+Trans+LCL+TCL multi", "ConCNER-multi"]
+    text = table(records, [single[0], multi[0], single[1], multi[1]], langs, size, "One model for all languages")
+    single_min, single_runs = training_minutes(records, single, size)
+    multi_min, multi_runs = training_minutes(records, multi, size)
+    ratio = f", ratio {multi_min / single_min:.2f}" if single_min > 0 else ""
+    return (
+        text + "\n\nTraining wall time, summed over every run of every seed: one teacher and student per language "
+        f"{single_min:.1f} min ({single_runs} runs), multilingual {multi_min:.1f} min ({multi_runs} runs){ratio}."
+    )
+
+
 def compute_summary(records: list[dict]) -> str:
     """Runs and their summed wall time (each run directory counted once, whatever the number of test sets)."""
     runs = {r["run_dir"]: r["wall_seconds"] for r in records}
@@ -829,6 +878,9 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
                 paper=figures("table4_ablation_1000"),
             )
         )
+        multilingual = multilingual_table(records, langs, size)
+        if multilingual is not None:
+            parts.append(multilingual)
         parts.append(
             table(
                 records,

@@ -184,6 +184,35 @@ def check_language_code(option: str, code: str | None) -> None:
         raise UsageError(f"{option} must be an ISO 639 language code such as de, got {code!r}")
 
 
+def parse_language_files(
+    option: str, specs: Iterable[str], *, must_exist: bool = True, language_codes: bool = False
+) -> dict[str, str]:
+    """`["de=a.txt", "es=b.txt"]` → `{"de": "a.txt", "es": "b.txt"}` (`--test_files`, `--translation_files`, ...).
+
+    Args:
+        option: the option's name, for the error message.
+        specs: the `LANG=PATH` values as given.
+        must_exist: each path must exist.
+        language_codes: each LANG must be an ISO 639 code (it becomes the model card's `language`).
+
+    Raises:
+        UsageError: an entry that is not `LANG=PATH`, a language given twice, a missing file or a bad code.
+    """
+    out: dict[str, str] = {}
+    for spec in specs:
+        lang, sep, path = spec.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_\-]+", lang) or not path:
+            raise UsageError(f"{option}: expected lang=path (e.g. de=de/test.txt), got {spec!r}")
+        if lang in out:
+            raise UsageError(f"{option}: language {lang!r} given twice")
+        if language_codes:
+            check_language_code(f"{option} {lang}", lang)
+        if must_exist and not os.path.exists(os.path.expanduser(path)):
+            raise UsageError(f"{option} {lang}: no such file or directory: {path}")
+        out[lang] = path
+    return out
+
+
 def check_max_seq_length(max_seq_length: int, config: object, name: str) -> None:
     """`--max_seq_length` must fit the model's position embeddings (else training crashes on the longest rows)."""
     positions = getattr(config, "max_position_embeddings", None)

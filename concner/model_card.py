@@ -158,6 +158,13 @@ def data_reference(spec: str | os.PathLike) -> str:
         return "/".join(resolved.parts[-2:])
 
 
+def _file_reference(value: str | os.PathLike | Mapping[str, str | os.PathLike]) -> str | dict[str, str]:
+    """`data_reference` of a file, or of each file of a `{language: file}` mapping (several target languages)."""
+    if isinstance(value, Mapping):
+        return {str(lang): data_reference(path) for lang, path in value.items()}
+    return data_reference(value)
+
+
 def widget_sentences(rows: Sequence[Mapping[str, Any]], count: int = WIDGET_COUNT) -> list[str]:
     """Up to `count` distinct example sentences from sentence rows (`tokens`, optionally `ner_tags`).
 
@@ -345,7 +352,7 @@ class ConCNERModelCardData(CardData):
             "unlabeled_dataset": unlabeled_dataset,
             "validation_size": validation_size,
             "teachers": [data_reference(t) for t in teachers] if teachers else None,
-            **{key: data_reference(value) for key, value in files.items() if value is not None},
+            **{key: _file_reference(value) for key, value in files.items() if value is not None},
             **{k: _jsonable(v) for k, v in extra.items()},
         }
         self.training_data.update({k: v for k, v in values.items() if v is not None})
@@ -355,10 +362,21 @@ class ConCNERModelCardData(CardData):
 
         Args:
             dataset: target-language training text: D_U for a student, the translation D_TGT for a teacher (a
-                `datasets.Dataset` or a sequence of rows with `tokens`).
-            count: at most this many sentences.
+                `datasets.Dataset` or a sequence of rows with `tokens`); or a `{language: dataset}` mapping, which
+                gives every language at least one sentence (`count` shared out, languages in turn).
+            count: at most this many sentences (at least one per language).
             scan: rows looked at.
         """
+        if isinstance(dataset, Mapping):
+            per_language = max(1, count // max(1, len(dataset)))
+            chosen = []
+            for part in dataset.values():
+                self.set_widget_examples(part, per_language, scan)
+                chosen.append(self.widget_examples)
+            self.widget_examples = [
+                text for rank in range(per_language) for texts in chosen for text in texts[rank : rank + 1]
+            ]
+            return
         if hasattr(dataset, "select") and hasattr(dataset, "to_list"):
             rows = dataset.select(range(min(scan, len(dataset)))).to_list()
         else:
@@ -665,6 +683,8 @@ def training_data_lines(data: Mapping[str, Any]) -> list[str]:
         if name_key == "teachers" and name:
             label = "Teacher" if len(name) == 1 else f"Teachers (the mean of their {len(name)} distributions)"
             name = ", ".join(f"`{n}`" for n in name)
+        elif isinstance(name, Mapping) and name_key in _FILE_KEYS:
+            name = ", ".join(f"`{path}` ({lang})" for lang, path in name.items())
         elif name is not None and name_key in _FILE_KEYS:
             name = f"`{name}`"
         if size is not None and name is not None:

@@ -54,7 +54,8 @@ def _preset(tmp_path: Path):
 
 def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake_runs):
     p = _preset(tmp_path)
-    reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
+    systems = [s for s in reproduce.SYSTEMS if s not in reproduce.MULTILINGUAL]  # the paper's (test below)
+    reproduce.run_all(p, tmp_path / "out", systems, tmp_path / "tests")
     records = reproduce.finished_records(p, tmp_path / "out")
     teachers = [c for c in fake_runs if c[1] == "run_concner.py"]
     students = [c for c in fake_runs if c[1] == "run_distill.py"]
@@ -108,8 +109,34 @@ def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake
 
     assert not any("--overwrite_output_dir" in c for c in teachers + students)  # fresh folders need no licence
     fake_runs.clear()
-    reproduce.run_all(p, tmp_path / "out", reproduce.SYSTEMS, tmp_path / "tests")
+    reproduce.run_all(p, tmp_path / "out", systems, tmp_path / "tests")
     assert fake_runs == [] and reproduce.finished_records(p, tmp_path / "out") == records
+
+
+def test_the_multilingual_system_trains_one_teacher_and_one_student_for_every_language(tmp_path, fake_runs):
+    p = replace(_preset(tmp_path), seeds=[1, 2, 3])
+    reproduce.run_all(p, tmp_path / "out", ["ConCNER", "ConCNER-multi"], tmp_path / "tests")
+    multi = [c for c in fake_runs if "multi" in Path(_arg(c, "--output_dir")).parent.name]
+    teachers = [c for c in multi if c[1] == "run_concner.py"]
+    students = [c for c in multi if c[1] == "run_distill.py"]
+    assert len(teachers) == len(students) == 3  # one per seed, for de, es and nl together
+    languages = lambda c, option: [a.split("=")[0] for a in c[c.index(option) + 1 :][:3]]  # noqa: E731
+    assert all(languages(c, "--translation_files") == ["de", "es", "nl"] for c in teachers)
+    assert all(languages(c, "--unlabeled_files") == ["de", "es", "nl"] for c in students)
+    assert all(_arg(c, "--unlabeled_max_samples") == str(p.unlabeled_samples) for c in students)  # per language
+    assert all(Path(_arg(c, "--output_dir")).name == "de+es+nl" for c in multi)
+    records = reproduce.finished_records(p, tmp_path / "out")
+    rows = [r for r in records if r["system"] == "ConCNER-multi"]
+    assert sorted((r["seed"], r["lang"]) for r in rows) == [
+        (s, lang) for s in (1, 2, 3) for lang in ("de", "es", "nl")
+    ]
+    text = reproduce.multilingual_table(records, ["es", "nl"], 500)
+    assert "| ConCNER-multi | 25.0 ± 0.0 | 25.0 ± 0.0 | 25.0 ± 0.0 | 3 |" in text
+    assert "Training wall time" in text
+    # one language: no multilingual run
+    fake_runs.clear()
+    reproduce.run_all(replace(p, languages=["es"]), tmp_path / "out2", ["ConCNER-multi"], tmp_path / "tests")
+    assert fake_runs == []
 
 
 def test_tables_read_every_finished_run_whichever_invocation_trained_it(tmp_path, fake_runs):

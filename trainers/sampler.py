@@ -10,8 +10,11 @@ from torch.utils.data import Sampler
 UNPAIRED = -1
 
 
-def build_units(pair_ids: Sequence[int]) -> list[tuple[int, ...]]:
-    """Group feature rows into units: the two rows sharing a pair id, or a single row.
+def build_units(pair_ids: Sequence[int], max_rows: int | None = 2) -> list[tuple[int, ...]]:
+    """Group feature rows into units: the rows sharing a pair id, or a single row.
+
+    With one target language a unit is a source row and its translation (two rows). With several
+    (`run_concner.py --translation_files`) a unit is a source row and its translations in every language.
 
     A row with `pair_id == -1` (unpaired, e.g. a window of a long sentence) is a unit of its own, and so is a row
     whose pair id occurs only once (its partner was dropped). Units are listed in the order of their first row, and
@@ -19,12 +22,13 @@ def build_units(pair_ids: Sequence[int]) -> list[tuple[int, ...]]:
 
     Args:
         pair_ids (`Sequence[int]` of length `rows`): the `pair_id` column of the training features.
+        max_rows (`int`, *optional*, defaults to 2): the most rows a unit may have; `None` for no limit.
 
     Returns:
-        A list of tuples of row indices, each of length 1 or 2, covering every row exactly once.
+        A list of tuples of row indices, each of length 1 to `max_rows`, covering every row exactly once.
 
     Raises:
-        ValueError: a pair id occurs on more than two rows.
+        ValueError: a pair id occurs on more than `max_rows` rows.
     """
     rows_of: dict[int, list[int]] = {}
     order: list[tuple[int, int]] = []  # (first row, key); key < 0 marks a single unpaired row
@@ -36,8 +40,10 @@ def build_units(pair_ids: Sequence[int]) -> list[tuple[int, ...]]:
         rows = rows_of.setdefault(pair_id, [])
         if not rows:
             order.append((row, pair_id))
-        elif len(rows) == 2:
-            raise ValueError(f"pair id {pair_id} occurs on more than two rows (rows {rows[0]}, {rows[1]}, {row})")
+        elif max_rows is not None and len(rows) == max_rows:
+            shown = ", ".join(map(str, rows))
+            what = "two" if max_rows == 2 else str(max_rows)
+            raise ValueError(f"pair id {pair_id} occurs on more than {what} rows (rows {shown}, {row})")
         rows.append(row)
     return [(-key - 1,) if key < 0 else tuple(rows_of[key]) for _, key in order]
 
@@ -51,6 +57,12 @@ class PairedBatchSampler(Sampler[list[int]]):
 
     The order depends only on `seed + epoch` (a dedicated `torch.Generator`), so a run resumed from a checkpoint sees
     the same batches as an uninterrupted one. `set_epoch` is called by the `Trainer` at the start of every epoch.
+
+    Several target languages: a unit may hold a source row and its translations in L languages (rows sharing a
+    pair id, the source first). Each epoch, every such unit contributes its source row and *one* of its
+    translations, drawn uniformly with seed `seed + epoch` (`drawn_rows`). A batch therefore still holds N source
+    sentences and N translations, and TCL (eq. 6-7) still sees exact pairs; over the epochs every translation is
+    used. The epoch costs what a one-language epoch costs.
 
     Distributed training: `accelerate` wraps a custom batch sampler in `BatchSamplerShard`, which hands whole batches
     to the processes in turn. Because this sampler reports `batch_size = None` (its batches vary in rows), the shard
@@ -86,7 +98,7 @@ class PairedBatchSampler(Sampler[list[int]]):
     ) -> None:
         if not isinstance(units_per_batch, int) or units_per_batch < 1:
             raise ValueError(f"`units_per_batch` must be a positive integer, got {units_per_batch!r}")
-        self.units = build_units(pair_ids)
+        self.units = build_units(pair_ids, max_rows=None)
         self.units_per_batch = units_per_batch
         self.seed = int(seed)
         self.shuffle = shuffle
@@ -99,13 +111,30 @@ class PairedBatchSampler(Sampler[list[int]]):
 
     @property
     def num_rows(self) -> int:
-        """Number of feature rows covered by the units."""
-        return sum(len(unit) for unit in self.units)
+        """Number of feature rows yielded per epoch (a source and one translation per paired unit)."""
+        return sum(min(len(unit), 2) for unit in self.units)
 
     @property
     def num_pairs(self) -> int:
-        """Number of units that are complete translation pairs."""
-        return sum(len(unit) == 2 for unit in self.units)
+        """Number of units that are complete translation pairs (a source with at least one translation)."""
+        return sum(len(unit) >= 2 for unit in self.units)
+
+    def drawn_rows(self, epoch: int | None = None) -> list[tuple[int, ...]]:
+        """The rows each unit contributes in `epoch` (default: the current one).
+
+        A unit of one or two rows gives them all; a source with translations in several languages gives its source
+        row and one translation, drawn with seed `seed + epoch` (the same draw on resume).
+        """
+        epoch = self.epoch if epoch is None else int(epoch)
+        if all(len(unit) <= 2 for unit in self.units):
+            return list(self.units)
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + epoch + 2_000_003)
+        draws = torch.rand(len(self.units), generator=generator).tolist()
+        return [
+            unit if len(unit) <= 2 else (unit[0], unit[1 + int(draw * (len(unit) - 1))])
+            for unit, draw in zip(self.units, draws)
+        ]
 
     def set_epoch(self, epoch: int) -> None:
         """Select the shuffling of epoch `epoch` (seed `seed + epoch`)."""
@@ -140,8 +169,9 @@ class PairedBatchSampler(Sampler[list[int]]):
         return chunks
 
     def __iter__(self) -> Iterator[list[int]]:
+        rows = self.drawn_rows()
         for chosen in self.batches():
-            yield [row for unit in chosen for row in self.units[unit]]
+            yield [row for unit in chosen for row in rows[unit]]
 
     def __len__(self) -> int:
         if self.drop_last:
