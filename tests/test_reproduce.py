@@ -54,7 +54,7 @@ def _preset(tmp_path: Path):
 
 def test_every_system_runs_once_and_a_restart_skips_finished_runs(tmp_path, fake_runs):
     p = _preset(tmp_path)
-    systems = [s for s in reproduce.SYSTEMS if s not in reproduce.MULTILINGUAL]  # the paper's (test below)
+    systems = reproduce.PAPER_SYSTEMS  # the multilingual system and the LCL options: tests below
     reproduce.run_all(p, tmp_path / "out", systems, tmp_path / "tests")
     records = reproduce.finished_records(p, tmp_path / "out")
     teachers = [c for c in fake_runs if c[1] == "run_concner.py"]
@@ -386,3 +386,19 @@ def test_table4_ablation_students_distil_teachers_without_tcl_or_lcl(tmp_path, f
     row = next(line for line in table4.splitlines() if line.startswith("| ConCNER w/o LCL |"))
     paper_es = json.loads(reproduce.PAPER_TABLES.read_text())["table4_ablation_1000"]["ConCNER w/o LCL"]["es"]
     assert [c.strip() for c in row.split("|")[1:-1]][5] == f"{paper_es:.1f}"  # the paper's es column
+
+
+def test_the_lcl_options_are_concner_teachers_with_one_option_and_get_their_table(tmp_path, fake_runs):
+    p = replace(_preset(tmp_path), languages=["es"])
+    reproduce.run_all(p, tmp_path / "out", reproduce.LCL_ABLATION, tmp_path / "tests")
+    options = {Path(_arg(c, "--output_dir")).parent.name: c for c in fake_runs}
+    assert set(options) == {"En_Trans_LCL_TCL", "En_Trans_LCL_TCL_entity-type", "En_Trans_LCL_TCL_O-sampled",
+                            "En_Trans_LCL_TCL_balanced"}  # fmt: skip
+    assert all(_arg(c, "--variant") == "concner" for c in fake_runs)
+    assert "--lcl_positive" not in options["En_Trans_LCL_TCL"]
+    assert _arg(options["En_Trans_LCL_TCL_entity-type"], "--lcl_positive") == "entity_type"
+    assert _arg(options["En_Trans_LCL_TCL_O-sampled"], "--lcl_o_sample_ratio") == "1"
+    assert _arg(options["En_Trans_LCL_TCL_balanced"], "--lcl_class_weighting") == "balanced"
+    records = reproduce.finished_records(p, tmp_path / "out")
+    text = reproduce.write_tables(records, p, tmp_path / "out").read_text()
+    assert "**LCL beyond the paper" in text and "| En+Trans+LCL+TCL balanced | 20.0 | 20.0 | 1 |" in text
