@@ -22,6 +22,24 @@ class OutputDirArguments(TrainingArguments):
             "a folder that holds the model this run reads is refused even so)."
         },
     )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "Stop once the source-dev metric (--metric_for_best_model) has not improved for this many "
+            "evaluations (transformers' EarlyStoppingCallback); --num_train_epochs is then the cap. Default: off."
+        },
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.early_stopping_patience is not None:
+            if self.early_stopping_patience < 1:
+                raise ValueError(f"--early_stopping_patience must be at least 1, got {self.early_stopping_patience}")
+            if not self.load_best_model_at_end or self.metric_for_best_model is None or self.eval_strategy == "no":
+                raise ValueError(
+                    "--early_stopping_patience needs evaluation on the source dev set and --load_best_model_at_end "
+                    "true with --metric_for_best_model"
+                )
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
-from transformers import Trainer, TrainerCallback
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
 
 from .eval_order import SequentialEvalMixin
 
@@ -49,6 +49,8 @@ class ConCNERBaseTrainer(SequentialEvalMixin, Trainer):
     - Model card: with a `model_card` writer, `create_model_card` and `push_to_hub` use it; without one they are
       transformers' own.
     - Evaluation and prediction run in dataset order ([`SequentialEvalMixin`]).
+    - `args.early_stopping_patience` (when set) adds transformers' [`EarlyStoppingCallback`]: training stops once the
+      source-dev metric has not improved for that many evaluations.
 
     Args:
         *args: what [`Trainer`] takes.
@@ -61,6 +63,10 @@ class ConCNERBaseTrainer(SequentialEvalMixin, Trainer):
 
     def __init__(self, *args: Any, model_card: ModelCardWriter | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        patience = getattr(self.args, "early_stopping_patience", None)
+        evaluates = self.args.eval_strategy != "no" and self.args.load_best_model_at_end
+        if patience is not None and evaluates:  # to convergence on the source dev set, `num_train_epochs` the cap
+            self.add_callback(EarlyStoppingCallback(early_stopping_patience=patience))
         self._term_sums = torch.zeros(len(self.loss_terms), dtype=torch.float64, device=self.args.device)
         self._term_counts = torch.zeros(len(self.loss_terms), dtype=torch.float64, device=self.args.device)
         self.model_card: ModelCardWriter | None = None
