@@ -16,7 +16,8 @@ from .labels import (
     to_iob2,
 )
 from .pairing import PairingSummary, pair_translations, sample_source
-from .readers import load_ner_dataset, load_text_dataset, source_file
+from .provenance import source_file
+from .readers import load_ner_dataset, load_text_dataset
 from .tokenization import TokenizationSummary, sort_for_inference, tokenize_and_align, tokenize_and_align_with_summary
 
 __all__ = [

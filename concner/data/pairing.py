@@ -15,7 +15,7 @@ from datasets import Dataset
 from .errors import DataError
 from .labels import entity_counts
 from .parsing import parse_conll, parse_jsonl, read_text
-from .provenance import get_provenance, set_provenance
+from .provenance import mark_sample, original_positions, original_size, source_file
 
 __all__ = ["PairingSummary", "pair_translations", "sample_source"]
 
@@ -26,8 +26,9 @@ def sample_source(dataset: Dataset, max_samples: int | None, seed: int) -> Datas
     The rows are the first ``max_samples`` entries of ``numpy.random.default_rng(seed).permutation(len(dataset))``,
     then sorted back into file order. The subset depends only on the dataset size, ``max_samples`` and
     ``seed``, and a smaller sample is contained in a larger one with the same seed (500 ⊂ 1000 ⊂ 2000).
-    The original row positions are recorded (see `concner.data.provenance`) so that `pair_translations`
-    can find each row's translation in the full translation file.
+    Each kept row's position in the file goes into an int column ``orig_index`` (a sample of a sample keeps the
+    file positions) and the file's size into ``info.splits`` (see `concner.data.provenance`), so that
+    `pair_translations` can find each row's translation in the full translation file.
 
     Args:
         dataset: The labelled source dataset.
@@ -35,7 +36,7 @@ def sample_source(dataset: Dataset, max_samples: int | None, seed: int) -> Datas
         seed: Seed of the permutation.
 
     Returns:
-        The subset (the dataset itself when all rows are kept).
+        The subset, with the extra column ``orig_index`` (the dataset itself when all rows are kept).
 
     Raises:
         ValueError: If ``max_samples`` is smaller than 1.
@@ -46,13 +47,7 @@ def sample_source(dataset: Dataset, max_samples: int | None, seed: int) -> Datas
     if max_samples < 1:
         raise ValueError(f"max_samples must be at least 1, got {max_samples}")
     chosen = np.sort(np.random.default_rng(seed).permutation(size)[:max_samples])
-    previous = get_provenance(dataset).get("sample")
-    if previous:
-        original_size, positions = previous["original_size"], [previous["indices"][i] for i in chosen]
-    else:
-        original_size, positions = size, chosen.tolist()
-    subset = dataset.select(chosen.tolist())
-    return set_provenance(subset, sample={"original_size": original_size, "indices": positions, "seed": seed})
+    return mark_sample(dataset, chosen.tolist())
 
 
 @dataclass
@@ -119,7 +114,7 @@ def _check_unique(ids: list[str], dataset: Dataset, what: str) -> dict[str, int]
     rows: dict[str, int] = {}
     for row, sentence_id in enumerate(ids):
         if sentence_id in rows:
-            path = get_provenance(dataset).get("path")
+            path = source_file(dataset)
             raise DataError(f"duplicate {what} id {sentence_id!r} (rows {rows[sentence_id]} and {row})", path)
         rows[sentence_id] = row
     return rows
@@ -127,20 +122,18 @@ def _check_unique(ids: list[str], dataset: Dataset, what: str) -> dict[str, int]
 
 def _match_by_index(source: Dataset, translation: Dataset) -> list[int | None]:
     """Translation row of each source row by position in the original source file."""
-    sample = get_provenance(source).get("sample")
-    original_size = sample["original_size"] if sample else len(source)
-    positions = sample["indices"] if sample else range(len(source))
-    if original_size != len(translation):
-        source_path = get_provenance(source).get("path") or "the source"
-        path = get_provenance(translation).get("path")
-        where = "ends here" if len(translation) < original_size else f"sentence {original_size + 1} starts here"
+    size = original_size(source)
+    if size != len(translation):
+        source_path = source_file(source) or "the source"
+        path = source_file(translation)
+        where = "ends here" if len(translation) < size else f"sentence {size + 1} starts here"
         raise DataError(
-            f"translation has {len(translation)} sentences but {source_path} has {original_size}; pairing by index "
+            f"translation has {len(translation)} sentences but {source_path} has {size}; pairing by index "
             f"needs equal counts (the translation {where}); give both files matching ids to pair by id",
             path,
-            _sentence_line(path, min(len(translation), original_size)),
+            _sentence_line(path, min(len(translation), size)),
         )
-    return list(positions)
+    return list(original_positions(source))
 
 
 def _match_by_id(source_ids: list[str], translation_rows: dict[str, int], translation: Dataset) -> list[int | None]:
@@ -150,7 +143,7 @@ def _match_by_id(source_ids: list[str], translation_rows: dict[str, int], transl
         raise DataError(
             f"no source id occurs in the translation (source id {source_ids[0]!r}, translation id {example!r}); "
             "pair by index instead",
-            get_provenance(translation).get("path"),
+            source_file(translation),
         )
     return matches
 

@@ -1,75 +1,109 @@
-"""Where a dataset came from: its file and, after `sample_source`, which original rows it holds.
+"""Where a dataset's rows came from, kept where ``datasets`` itself keeps such facts.
 
-The record is one JSON line in ``dataset.info.description`` (prefixed with ``concner-provenance:``), because
-``DatasetInfo`` survives ``select``, ``map``, ``filter``, ``save_to_disk`` and ``load_from_disk``. It lets
-`pair_translations` name the files in its errors and pair a subsampled source with the full translation.
+- The file (or Hub dataset) read: ``dataset.info.dataset_name``, set by the readers (`source_file`).
+- The rows kept by `concner.data.sample_source`: an int column ``orig_index``, each row's position in that file
+  (``select`` keeps it, so a sample of a sample still names positions in the file), and the file's sentence count
+  in ``dataset.info.splits`` (``num_examples``, which ``select`` leaves unchanged, as it does for any split).
+  Without the column, row i is sentence i of a file of ``len(dataset)`` sentences.
+
+``DatasetInfo`` and columns survive ``select``, ``map``, ``filter``, ``save_to_disk`` and ``load_from_disk``. The
+readers' own columns stay ``id``/``tokens``/``ner_tags``; ``orig_index`` never reaches model features, since
+`concner.data.tokenize_and_align` keeps none of its input columns but ``pair_id``.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from typing import Any
 
-from datasets import Dataset, DatasetInfo, Features
+from datasets import Dataset, DatasetInfo, Features, SplitDict, SplitInfo
 
-__all__ = ["get_provenance", "make_info", "set_provenance"]
+__all__ = [
+    "ORIG_INDEX",
+    "get_provenance",
+    "mark_sample",
+    "original_positions",
+    "original_size",
+    "source_file",
+    "source_info",
+]
 
-_PREFIX = "concner-provenance: "
-
-
-def _split(description: str | None) -> tuple[list[str], dict[str, Any]]:
-    lines, record = [], {}
-    for line in (description or "").splitlines():
-        if line.startswith(_PREFIX):
-            try:
-                record = json.loads(line[len(_PREFIX) :])
-            except json.JSONDecodeError:
-                record = {}
-        else:
-            lines.append(line)
-    return lines, record
+ORIG_INDEX = "orig_index"
 
 
-def _join(lines: list[str], record: dict[str, Any]) -> str:
-    return "\n".join([*lines, _PREFIX + json.dumps(record, separators=(",", ":"))])
+def source_info(path: str, features: Features) -> DatasetInfo:
+    """The `DatasetInfo` the readers give a dataset read from ``path`` (a file or a Hub dataset name).
+
+    Args:
+        path: The file or Hub dataset, as named in error messages.
+        features: The dataset's features (``Dataset.from_dict`` requires them to match its own).
+    """
+    return DatasetInfo(dataset_name=path, features=features)
 
 
-def get_provenance(dataset: Dataset) -> dict[str, Any]:
-    """The provenance record of a dataset (``{}`` when it has none).
+def source_file(dataset: Dataset) -> str | None:
+    """The file (or Hub dataset) a dataset was read from; ``None`` if it was not read by `concner.data`'s readers.
 
-    Keys: ``path`` (the file it was read from) and ``sample`` (``{"original_size": int, "indices": [...]}``,
-    the original row positions, set by `sample_source`).
+    ``datasets``' own builders (``load_dataset``, ``Dataset.from_parquet``, ...) also set ``dataset_name``, to the
+    builder's name (``"json"``, ``"parquet"``), which names no file: a name counts only in an info without a builder.
+
+    Args:
+        dataset: A dataset returned by one of the readers (or derived from one).
+    """
+    info = dataset.info
+    return info.dataset_name if info.dataset_name and info.builder_name is None else None
+
+
+def original_positions(dataset: Dataset) -> Sequence[int]:
+    """Each row's position in the file it was read from (the ``orig_index`` column, else the row numbers).
 
     Args:
         dataset: Any dataset.
     """
-    return _split(dataset.info.description)[1]
+    if ORIG_INDEX in dataset.column_names:
+        return dataset[ORIG_INDEX][:]
+    return range(len(dataset))
 
 
-def make_info(features: Features | None = None, **record: Any) -> DatasetInfo:
-    """A fresh `DatasetInfo` carrying a provenance record.
-
-    Args:
-        features: The dataset's features (``Dataset.from_dict`` requires them to match its own).
-        **record: The provenance keys (``path``, ``sample``).
-    """
-    return DatasetInfo(description=_join([], {k: v for k, v in record.items() if v is not None}), features=features)
-
-
-def set_provenance(dataset: Dataset, **updates: Any) -> Dataset:
-    """Update the provenance record in place (``None`` removes a key) and return the dataset.
-
-    Call it only on a dataset you just created (e.g. the result of ``select``): ``select`` copies the info.
+def original_size(dataset: Dataset) -> int:
+    """The number of sentences in the file the rows were sampled from (``len(dataset)`` when not sampled).
 
     Args:
-        dataset: The dataset to annotate.
-        **updates: Keys to set.
+        dataset: Any dataset.
     """
-    lines, record = _split(dataset.info.description)
-    for key, value in updates.items():
-        if value is None:
-            record.pop(key, None)
-        else:
-            record[key] = value
-    dataset.info.description = _join(lines, record)
-    return dataset
+    if ORIG_INDEX in dataset.column_names and dataset.info.splits:
+        return sum(split.num_examples for split in dataset.info.splits.values())
+    return len(dataset)
+
+
+def mark_sample(dataset: Dataset, rows: Sequence[int]) -> Dataset:
+    """``dataset.select(rows)`` with each kept row's original position in ``orig_index`` (see the module docstring).
+
+    Args:
+        dataset: The dataset sampled from (itself possibly a sample).
+        rows: Its rows to keep.
+    """
+    if ORIG_INDEX in dataset.column_names:  # already a sample: select keeps the positions and the file size
+        return dataset.select(rows)
+    size = len(dataset)
+    subset = dataset.add_column(ORIG_INDEX, list(range(size))).select(rows)
+    name = str(dataset.split or "train")
+    subset.info.splits = SplitDict({name: SplitInfo(name=name, num_examples=size)})
+    return subset
+
+
+def get_provenance(dataset: Dataset) -> dict[str, Any]:
+    """The dataset's origin as one record (``{}`` when it has none): a view of the fields above.
+
+    Keys: ``path`` (`source_file`) and, for a sample, ``sample`` (``{"original_size": int, "indices": [...]}``).
+
+    Args:
+        dataset: Any dataset.
+    """
+    record: dict[str, Any] = {}
+    path = source_file(dataset)
+    if path is not None:
+        record["path"] = path
+    if ORIG_INDEX in dataset.column_names:
+        record["sample"] = {"original_size": original_size(dataset), "indices": list(original_positions(dataset))}
+    return record

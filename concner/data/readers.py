@@ -2,6 +2,7 @@
 
 Every NER reader returns the columns ``id`` (str), ``tokens`` (list[str]) and ``ner_tags`` (list[str], IOB2);
 `load_text_dataset` returns ``id`` and ``tokens``. Malformed input raises `DataError` naming file and line.
+The file (or Hub dataset) read is recorded in ``dataset.info.dataset_name`` (`concner.data.provenance.source_file`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .parsing import (
     tag_values_error,
     tokens_error,
 )
-from .provenance import get_provenance, make_info
+from .provenance import source_info
 
 __all__ = ["NER_FEATURES", "TEXT_FEATURES", "load_ner_dataset", "load_text_dataset"]
 
@@ -113,14 +114,14 @@ def _check_ids(parsed: ParsedFile) -> list[str]:
 def _to_dataset(parsed: ParsedFile, scheme: str, labelled: bool) -> Dataset:
     ids = _check_ids(parsed)
     if not labelled:
-        info = make_info(TEXT_FEATURES, path=parsed.path)
+        info = source_info(parsed.path, TEXT_FEATURES)
         return Dataset.from_dict({"id": ids, "tokens": parsed.tokens}, features=TEXT_FEATURES, info=info)
     if parsed.tags is None:
         line = parsed.lines[0] if parsed.lines else None
         raise DataError("no NER tags found (an unlabelled file?)", parsed.path, line)
     resolved = _check_tags(parsed, scheme)
     tags = [to_iob2(sentence, resolved) for sentence in parsed.tags]
-    info = make_info(NER_FEATURES, path=parsed.path)
+    info = source_info(parsed.path, NER_FEATURES)
     return Dataset.from_dict({"id": ids, "tokens": parsed.tokens, "ner_tags": tags}, features=NER_FEATURES, info=info)
 
 
@@ -318,12 +319,3 @@ def load_text_dataset(spec: str | os.PathLike, *, text_format: str = "auto") -> 
     else:
         parsed = _parsed_from_arrow(_load_hub(name, None, "train"), name, None, False)
     return _to_dataset(parsed, "auto", labelled=False)
-
-
-def source_file(dataset: Dataset) -> str | None:
-    """The file a dataset was read from (``None`` if unknown).
-
-    Args:
-        dataset: A dataset returned by one of the readers (or derived from one).
-    """
-    return get_provenance(dataset).get("path")
