@@ -3,10 +3,13 @@
 Every NER reader returns the columns ``id`` (str), ``tokens`` (list[str]) and ``ner_tags`` (list[str], IOB2);
 `load_text_dataset` returns ``id`` and ``tokens``. Malformed input raises `DataError` naming file and line.
 The file (or Hub dataset) read is recorded in ``dataset.info.dataset_name`` (`concner.data.provenance.source_file`).
+Parquet, ``save_to_disk`` folders and Hub datasets are read by ``datasets``; text, JSON and JSON Lines by the
+line-numbered parsers of `concner.data.parsing`.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -196,6 +199,14 @@ def _load_hub(spec: str, config_name: str | None, split: str) -> Dataset:
         ) from None
 
 
+def _load_parquet(name: str) -> Dataset:
+    """A Parquet file through ``datasets.load_dataset("parquet")`` (its ``features`` metadata names ClassLabel ids)."""
+    try:  # the path is a data_files pattern: escape glob characters ("[", "*") in file and folder names
+        return datasets.load_dataset("parquet", data_files=glob.escape(os.path.abspath(name)), split="train")
+    except Exception as exc:
+        raise DataError(f"cannot read Parquet: {one_line(exc)}", name) from None
+
+
 def _parse_file(
     path: Path, *, tag_column: int, label_list: Sequence[str] | None, labelled: bool, text_format: str = "auto"
 ) -> ParsedFile:
@@ -206,13 +217,10 @@ def _parse_file(
     suffix = path.suffix.lower()
     labels = list(label_list) if label_list else None
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(name)
-        except Exception as exc:
-            raise DataError(f"cannot read Parquet: {one_line(exc)}", name) from None
-        return _parsed_from_arrow(Dataset(table), name, labels, labelled)
+        return _parsed_from_arrow(_load_parquet(name), name, labels, labelled)
+    # JSON and JSON Lines keep their own parsers: ``load_dataset("json")`` names no line in its errors (a malformed
+    # JSON Lines record is "row 1" of a block), stores mixed-type tokens as ``Json`` values and reads the label-list
+    # record of a JSON Lines file as a row.
     text = read_text(path)
     if suffix == ".jsonl":
         return parse_jsonl(text, name, label_list=labels, require_tags=labelled)
