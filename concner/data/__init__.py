@@ -4,7 +4,7 @@ See the "Data contract" in DEVELOPERS.md: readers return ``id``/``tokens``/``ner
 malformed input raises `DataError` naming file and line.
 """
 
-from .conll_io import atomic_write, write_conll, write_jsonl
+from .conll_io import atomic_write, write_conll, write_jsonl, write_text
 from .errors import DataError
 from .labels import (
     LabelReconciliation,
@@ -42,4 +42,5 @@ __all__ = [
     "tokenize_and_align_with_summary",
     "write_conll",
     "write_jsonl",
+    "write_text",
 ]

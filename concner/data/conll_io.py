@@ -1,4 +1,4 @@
-"""Write datasets as CoNLL-style text or JSON Lines, atomically (temp file + rename, `concner.io_utils`)."""
+"""Write datasets as CoNLL-style text, plain text or JSON Lines, atomically (temp file + rename, `io_utils`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datasets import Dataset
 
 from concner.io_utils import atomic_write
 
-__all__ = ["atomic_write", "write_conll", "write_jsonl"]
+__all__ = ["atomic_write", "write_conll", "write_jsonl", "write_text"]
 
 
 def _check_token(token: str, row: int) -> None:
@@ -44,6 +44,27 @@ def write_conll(dataset: Dataset, path: str | os.PathLike) -> None:
                 _check_token(word, row)
                 lines.append(f"{word} {tags[row][position]}" if labelled else word)
             stream.write("\n".join(lines) + "\n\n")
+
+
+def write_text(dataset: Dataset, path: str | os.PathLike) -> None:
+    """Write one sentence per line, tokens separated by single spaces (the plain text `load_text_dataset` reads).
+
+    Empty sentences are skipped (plain text cannot represent them); labels, if any, are not written.
+
+    Args:
+        dataset: Column ``tokens``.
+        path: Destination file.
+
+    Raises:
+        ValueError: If a token is empty or contains whitespace.
+    """
+    with atomic_write(path) as stream:
+        for row, words in enumerate(dataset["tokens"][:]):
+            if not words:
+                continue
+            for word in words:
+                _check_token(word, row)
+            stream.write(" ".join(words) + "\n")
 
 
 def write_jsonl(dataset: Dataset, path: str | os.PathLike) -> None:
