@@ -265,12 +265,7 @@ def load_unlabelled_languages(data_args: DistillDataArguments, seed: int) -> dic
     """
     out = {}
     for lang, path in data_args.unlabeled_sets.items():
-        dataset = load_text_dataset(path, text_format=data_args.text_format)
-        dataset = dataset.remove_columns([c for c in dataset.column_names if c not in ("id", "tokens")])
-        if len(dataset) == 0:
-            raise DataError("no unlabelled sentences", path)
-        if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples < len(dataset):
-            dataset = dataset.shuffle(seed=seed).select(range(data_args.unlabeled_max_samples))
+        dataset = _sentences_only(load_text_dataset(path, text_format=data_args.text_format), path, data_args, seed)
         ids = [f"{lang}:{sentence_id}" for sentence_id in dataset["id"]]
         out[lang] = dataset.remove_columns("id").add_column("id", ids).select_columns(["id", "tokens"])
     return out
@@ -287,6 +282,18 @@ def balanced_union(by_language: dict[str, datasets.Dataset], seed: int) -> datas
     return datasets.interleave_datasets(list(by_language.values()), seed=seed, stopping_strategy="all_exhausted")
 
 
+def _sentences_only(
+    dataset: datasets.Dataset, source: str, data_args: DistillDataArguments, seed: int
+) -> datasets.Dataset:
+    """`id` and `tokens` only (labels dropped), non-empty, capped at `--unlabeled_max_samples` (seeded sample)."""
+    dataset = dataset.remove_columns([c for c in dataset.column_names if c not in ("id", "tokens")])
+    if len(dataset) == 0:
+        raise DataError("no unlabelled sentences", source)
+    if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples < len(dataset):
+        dataset = dataset.shuffle(seed=seed).select(range(data_args.unlabeled_max_samples))
+    return dataset
+
+
 def load_unlabelled(data_args: DistillDataArguments, seed: int) -> datasets.Dataset:
     """D_U with columns `id`, `tokens` (labels dropped), optionally a seeded random sample."""
     if data_args.unlabeled_sets:
@@ -299,12 +306,7 @@ def load_unlabelled(data_args: DistillDataArguments, seed: int) -> datasets.Data
         )
     else:
         dataset = load_text_dataset(data_args.dataset_name)
-    dataset = dataset.remove_columns([c for c in dataset.column_names if c not in ("id", "tokens")])
-    if len(dataset) == 0:
-        raise DataError("no unlabelled sentences", data_args.unlabeled_file or data_args.dataset_name)
-    if data_args.unlabeled_max_samples is not None and data_args.unlabeled_max_samples < len(dataset):
-        dataset = dataset.shuffle(seed=seed).select(range(data_args.unlabeled_max_samples))
-    return dataset
+    return _sentences_only(dataset, data_args.unlabeled_file or data_args.dataset_name, data_args, seed)
 
 
 def check_teacher_languages(teacher: str, config: Any, languages: list[str]) -> None:
@@ -429,8 +431,7 @@ def prepare(
         check_teacher_languages(path, config, list(data_args.unlabeled_sets))
     notes, by_language = [], None
     if data_args.unlabeled_sets:
-        by_language = load_unlabelled_languages(data_args, training_args.seed)
-        parts = dict(by_language)
+        parts = by_language = load_unlabelled_languages(data_args, training_args.seed)
         unlabelled = balanced_union(by_language, training_args.seed)
         sizes = ", ".join(f"{lang} {len(ds)}" for lang, ds in parts.items())
         notes.append(f"D_U: {len(unlabelled)} rows from {len(parts)} languages ({sizes}; balanced by repetition)")
@@ -439,9 +440,10 @@ def prepare(
     cap = data_args.unlabeled_max_samples
     for name, part in parts.items():
         if cap is not None and cap > len(part):
-            where = "D_U" if name == "D_U" else f"D_U {name!r}"
+            where = "D_U" if name == "D_U" else f"D_U {name!r}"  # the wording of the one-language note, as before
             notes.append(
-                f"note: --unlabeled_max_samples {cap} but {where} has only {len(part)} sentences: all are used"
+                f"note: --unlabeled_max_samples {cap} but {where} has only {len(part)} sentences: "
+                f"all {len(part)} are used"
             )
     dev = load_ner_dataset(data_args.validation_file) if data_args.validation_file is not None else None
     if dev is not None and data_args.max_eval_samples is not None:
