@@ -44,6 +44,7 @@ TEACHERS = {
     "En+Trans+LCL+TCL entity-type": "concner",
     "En+Trans+LCL+TCL O-sampled": "concner",
     "En+Trans+LCL+TCL balanced": "concner",
+    "En+Trans+LCL+TCL balanced+O-sampled": "concner",
 }
 # The paper's teacher systems (its Tables 4 and 5).
 PAPER_TEACHERS = [s for s in TEACHERS if s.count(" ") == 0]
@@ -53,6 +54,9 @@ TEACHER_OPTIONS = {
     "En+Trans+LCL+TCL entity-type": ["--lcl_positive", "entity_type"],
     "En+Trans+LCL+TCL O-sampled": ["--lcl_o_sample_ratio", "1"],
     "En+Trans+LCL+TCL balanced": ["--lcl_class_weighting", "balanced"],
+    # The best combination, chosen on English dev only: the two options whose seed-1 teachers beat the paper's LCL
+    # there (balanced ≈80, O-sampled ≈74 against ≈72-74; entity-type ≈46). Fixed before any of its runs.
+    "En+Trans+LCL+TCL balanced+O-sampled": ["--lcl_class_weighting", "balanced", "--lcl_o_sample_ratio", "1"],
 }
 LCL_ABLATION = ["En+Trans+LCL+TCL", *TEACHER_OPTIONS]
 

@@ -393,12 +393,14 @@ def test_the_lcl_options_are_concner_teachers_with_one_option_and_get_their_tabl
     reproduce.run_all(p, tmp_path / "out", reproduce.LCL_ABLATION, tmp_path / "tests")
     options = {Path(_arg(c, "--output_dir")).parent.name: c for c in fake_runs}
     assert set(options) == {"En_Trans_LCL_TCL", "En_Trans_LCL_TCL_entity-type", "En_Trans_LCL_TCL_O-sampled",
-                            "En_Trans_LCL_TCL_balanced"}  # fmt: skip
+                            "En_Trans_LCL_TCL_balanced", "En_Trans_LCL_TCL_balanced_O-sampled"}  # fmt: skip
     assert all(_arg(c, "--variant") == "concner" for c in fake_runs)
     assert "--lcl_positive" not in options["En_Trans_LCL_TCL"]
     assert _arg(options["En_Trans_LCL_TCL_entity-type"], "--lcl_positive") == "entity_type"
     assert _arg(options["En_Trans_LCL_TCL_O-sampled"], "--lcl_o_sample_ratio") == "1"
     assert _arg(options["En_Trans_LCL_TCL_balanced"], "--lcl_class_weighting") == "balanced"
+    both = options["En_Trans_LCL_TCL_balanced_O-sampled"]
+    assert _arg(both, "--lcl_class_weighting") == "balanced" and _arg(both, "--lcl_o_sample_ratio") == "1"
     records = reproduce.finished_records(p, tmp_path / "out")
     text = reproduce.write_tables(records, p, tmp_path / "out").read_text()
     assert "**LCL beyond the paper" in text and "| En+Trans+LCL+TCL balanced | 20.0 | 20.0 | 1 |" in text
