@@ -21,6 +21,8 @@ from concner.cli import (
     ATTN_IMPLEMENTATION_HELP,
     UsageError,
     accelerator_available,
+    apply_config_file,
+    argument_parser,
     attention_kwargs,
     check_language_code,
     check_max_seq_length,
@@ -30,9 +32,10 @@ from concner.cli import (
     parse_language_files,
     plan_types_to_o,
     resolve_attn_implementation,
+    resolve_model_name,
+    run_cli,
     trained_labels,
 )
-from concner.config_file import CONFIG_SUFFIXES, load_config_file
 from concner.process_group import destroy_process_group
 from modeling_concner.configuration_concner import LCL_CLASS_WEIGHTINGS, LCL_POSITIVE_MODES
 
@@ -252,15 +255,9 @@ class ConCNERArguments:
 
 
 def _parser():
-    from transformers import HfArgumentParser
-
     from trainers.arguments import ConCNERTrainingArguments
 
-    class _Parser(HfArgumentParser):
-        def error(self, message: str):  # one line, no usage dump
-            raise UsageError(message)
-
-    return _Parser((ModelArguments, DataArguments, ConCNERArguments, ConCNERTrainingArguments))
+    return argument_parser((ModelArguments, DataArguments, ConCNERArguments, ConCNERTrainingArguments))
 
 
 def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
@@ -274,19 +271,9 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
     Raises:
         UsageError: unknown option, bad value, missing file, inconsistent settings.
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     parser.set_defaults(hub_strategy="end")  # push once, with our model card; never mid-run pickled state
-    if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
-        config = load_config_file(argv.pop(0), UsageError)
-        known = {action.dest for action in parser._actions}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise UsageError(f"unknown option(s) in the config file: {', '.join(unknown)}")
-        parser.set_defaults(**config)
-        for action in parser._actions:
-            if action.dest in config:
-                action.required = False
+    argv = apply_config_file(parser, sys.argv[1:] if argv is None else argv)
     parser.set_defaults(do_train=True)  # the script's job; `--do_train false` evaluates a trained teacher
     if not accelerator_available():
         # No GPU: say so to transformers, so that `--bf16` means CPU autocast (instead of "your setup doesn't
@@ -508,13 +495,6 @@ def _with_pair_ids(dataset: Any, values: list[int] | None) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- model
-
-
-def resolve_model_name(name: str) -> str:
-    """`concner.encoders.resolve_model_name_or_path(name)`: the `offline:` aliases become local folders."""
-    from concner.encoders import resolve_model_name_or_path
-
-    return str(resolve_model_name_or_path(name))
 
 
 def build_teacher(
@@ -750,16 +730,7 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (`concner-train`); returns the exit status (2 on bad arguments or data)."""
-    from concner.data.errors import DataError
-
-    try:
-        run(argv)
-    except (UsageError, DataError) as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    finally:
-        destroy_process_group()
-    return 0
+    return run_cli(lambda: run(argv), cleanup=destroy_process_group)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ from transformers import (
     AutoModelForTokenClassification,
     AutoTokenizer,
     BertConfig,
-    HfArgumentParser,
     PreTrainedModel,
     set_seed,
 )
@@ -49,6 +48,8 @@ from concner.cli import (
     ATTN_IMPLEMENTATION_HELP,
     UsageError,
     accelerator_available,
+    apply_config_file,
+    argument_parser,
     attention_kwargs,
     check_language_code,
     check_max_seq_length,
@@ -58,9 +59,10 @@ from concner.cli import (
     parse_language_files,
     plan_types_to_o,
     resolve_attn_implementation,
+    resolve_model_name,
+    run_cli,
     trained_labels,
 )
-from concner.config_file import CONFIG_SUFFIXES, load_config_file
 from concner.data import (
     DataError,
     build_label_list,
@@ -70,7 +72,6 @@ from concner.data import (
     sort_for_inference,
     tokenize_and_align,
 )
-from concner.encoders import resolve_model_name_or_path
 from concner.metrics import argmax_logits, build_compute_metrics, flatten_scores, ner_scores, word_level_predictions
 from concner.process_group import destroy_process_group
 from trainers.distillation_collator import DataCollatorForDistillation
@@ -329,11 +330,6 @@ def check_teacher_languages(teacher: str, config: Any, languages: list[str]) -> 
             )
 
 
-class _Parser(HfArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, instead of argparse's usage block
-        raise UsageError(message)
-
-
 def parse_arguments(
     argv: list[str] | None = None,
 ) -> tuple[DistillModelArguments, DistillDataArguments, DistillationArguments]:
@@ -344,22 +340,12 @@ def parse_arguments(
     Raises:
         UsageError: unknown option, bad value, missing config file, inconsistent settings.
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _Parser((DistillModelArguments, DistillDataArguments, DistillationArguments))
+    parser = argument_parser((DistillModelArguments, DistillDataArguments, DistillationArguments))
     parser.set_defaults(hub_strategy="end")  # push once, with our model card; never mid-run pickled state
     parser.set_defaults(do_train=True)  # as run_concner.py; `--do_train false` scores a trained student as it is
     if not accelerator_available():
         parser.set_defaults(use_cpu=True)  # `--bf16` then means CPU autocast, as in run_concner.py
-    if argv and argv[0].endswith(CONFIG_SUFFIXES) and not argv[0].startswith("-"):
-        path = argv.pop(0)
-        config = load_config_file(path, UsageError)
-        unknown = sorted(set(config) - {action.dest for action in parser._actions})
-        if unknown:
-            raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
-        parser.set_defaults(**config)
-        for action in parser._actions:
-            if action.dest in config:
-                action.required = False
+    argv = apply_config_file(parser, sys.argv[1:] if argv is None else argv)
     try:
         model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
     except (TypeError, ValueError) as exc:  # argument validation; a config-file value of the wrong type
@@ -478,13 +464,13 @@ def prepare(
         tests = {lang: map_types_to_o(test, drop) for lang, test in tests.items()}
     scoring_id2label = {i: "O" if label[2:] in drop else label for i, label in enumerate(teacher_labels)}
     check_max_seq_length(data_args.max_seq_length, teacher.config, model_args.teacher_model_name_or_path)
-    student_path = resolve_model_name_or_path(student_name_or_path(model_args, teacher.config))
-    check_model_folder("the student's initialisation", str(student_path))
+    student_path = resolve_model_name(student_name_or_path(model_args, teacher.config))
+    check_model_folder("the student's initialisation", student_path)
     try:
         student_config = AutoConfig.from_pretrained(student_path, **hub)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot load the student {student_path}: {one_line(exc)}") from None
-    check_max_seq_length(data_args.max_seq_length, student_config, str(student_path))
+    check_max_seq_length(data_args.max_seq_length, student_config, student_path)
     if not training_args.do_train and trained_labels(student_config) != teacher_labels:
         raise UsageError(
             f"--do_train false scores the student {student_path} as it is, but its classifier is not trained on the "
@@ -665,15 +651,7 @@ def build_model_card(model_args: DistillModelArguments, data_args: DistillDataAr
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `concner-distill`; returns the exit status (2 on bad input)."""
-    try:
-        model_args, data_args, training_args = parse_arguments(argv)
-        run(model_args, data_args, training_args)
-    except (UsageError, DataError, IncompatibleModelsError) as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    finally:
-        destroy_process_group()
-    return 0
+    return run_cli(lambda: run(*parse_arguments(argv)), IncompatibleModelsError, cleanup=destroy_process_group)
 
 
 if __name__ == "__main__":

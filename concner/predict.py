@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from concner.cli import UsageError
+from concner.cli import OneLineArgumentParser, UsageError, run_cli
 from concner.data.errors import DataError, one_line
 from concner.io_utils import OutputPathError, atomic_write, check_output_file
 
@@ -255,16 +255,8 @@ def format_scores(scores: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------- CLI
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """Reports argument errors as one `error: ...` line and exit status 2."""
-
-    def error(self, message: str) -> None:
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(prog="concner-predict", description="Tag a file with a ConCNER teacher or student.")
+    parser = OneLineArgumentParser(prog="concner-predict", description="Tag a file with a ConCNER teacher or student.")
     parser.add_argument("--model_name_or_path", required=True, help="model folder (student, teacher or exported)")
     parser.add_argument("--input_file", required=True, help="CoNLL (.txt/.conll), JSON Lines, or plain text")
     parser.add_argument(
@@ -319,12 +311,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any] | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point (`concner-predict`); returns the exit status (2 on bad arguments or input)."""
-    try:
-        run(argv)
-    except (UsageError, DataError) as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(lambda: run(argv))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from concner.cli import UsageError, run_cli
+
 DEMO = Path(__file__).resolve().parent / "demo_data"
 EXAMPLE = "Die Deutsche Bahn eröffnete am Montag in Leipzig ein neues Werk , sagte Anna Schneider ."
 # `pipeline("ner")` groups sub-word pieces by their B-/I- tags ("simple"). The offline encoder's XLM-R Unigram
@@ -161,33 +163,36 @@ def _common(args: argparse.Namespace, output_dir: Path, seed: int | None = None)
     ]
 
 
+def _prepare_output_dir(args: argparse.Namespace, out: Path, teacher_dirs: list[Path]) -> None:
+    """Check the arguments and create `out`; an earlier run there is redone only with `--overwrite_output_dir`."""
+    if args.teachers < 1:
+        raise UsageError(f"--teachers must be >= 1, got {args.teachers}")
+    earlier = [d for d in (*teacher_dirs, out / "student") if d.is_dir() and any(d.iterdir())]
+    if earlier and not args.overwrite_output_dir:
+        raise UsageError(
+            f"--output_dir {out} holds an earlier run ({', '.join(d.name for d in earlier)}); pass "
+            "--overwrite_output_dir to redo it, or choose another --output_dir"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--output_dir {out}: cannot be created ({exc.strerror or exc})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import run_concner
     import run_distill
 
-    if args.teachers < 1:
-        print(f"error: --teachers must be >= 1, got {args.teachers}", file=sys.stderr)
-        return 2
     start = time.time()
     out = Path(args.output_dir)
     n_teachers = 1 if args.paper_recipe else args.teachers
     teacher_dirs = [out / "teacher", *(out / f"teacher-{k + 1}" for k in range(1, n_teachers))]
-    earlier = [d for d in (*teacher_dirs, out / "student") if d.is_dir() and any(d.iterdir())]
-    if earlier and not args.overwrite_output_dir:
-        print(
-            f"error: --output_dir {out} holds an earlier run ({', '.join(d.name for d in earlier)}); pass "
-            "--overwrite_output_dir to redo it, or choose another --output_dir",
-            file=sys.stderr,
-        )
-        return 2
+    status = run_cli(lambda: _prepare_output_dir(args, out, teacher_dirs))
+    if status:
+        return status
     overwrite = ["--overwrite_output_dir", "true"] if args.overwrite_output_dir else []
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"error: --output_dir {out}: cannot be created ({exc.strerror or exc})", file=sys.stderr)
-        return 2
     offline_model = args.model_name_or_path.startswith("offline:")
     lr = args.learning_rate or (4e-4 if offline_model else 5e-5)
 

