@@ -279,25 +279,34 @@ def check_language_code(option: str, code: str | None) -> None:
         raise UsageError(f"{option} must be an ISO 639 language code such as de, got {code!r}")
 
 
+LANGUAGE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
 def parse_language_files(
-    option: str, specs: Iterable[str], *, must_exist: bool = True, language_codes: bool = False
+    option: str,
+    specs: Iterable[str],
+    *,
+    must_exist: bool = True,
+    language_codes: bool = False,
+    usage: str = "lang=path (e.g. de=de/test.txt)",
 ) -> dict[str, str]:
-    """`["de=a.txt", "es=b.txt"]` → `{"de": "a.txt", "es": "b.txt"}` (`--test_files`, `--translation_files`, ...).
+    """`["de=a.txt", "es=b.txt"]` → `{"de": "a.txt", "es": "b.txt"}`, in the given order (`--test_files`, ...).
 
     Args:
         option: the option's name, for the error message.
-        specs: the `LANG=PATH` values as given.
-        must_exist: each path must exist.
+        specs: the `LANG=VALUE` entries as given.
+        must_exist: each value is a path that must exist.
         language_codes: each LANG must be an ISO 639 code (it becomes the model card's `language`).
+        usage: the expected form, for the error message (e.g. `"LANG=CODE (e.g. de=CODE)"`).
 
     Raises:
-        UsageError: an entry that is not `LANG=PATH`, a language given twice, a missing file or a bad code.
+        UsageError: an entry that is not `LANG=VALUE`, a language given twice, a missing file or a bad code.
     """
     out: dict[str, str] = {}
     for spec in specs:
         lang, sep, path = spec.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_\-]+", lang) or not path:
-            raise UsageError(f"{option}: expected lang=path (e.g. de=de/test.txt), got {spec!r}")
+        if not sep or not LANGUAGE_KEY.fullmatch(lang) or not path:
+            raise UsageError(f"{option}: expected {usage}, got {spec!r}")
         if lang in out:
             raise UsageError(f"{option}: language {lang!r} given twice")
         if language_codes:

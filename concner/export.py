@@ -13,7 +13,6 @@ files are read.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -21,6 +20,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from concner.cli import OneLineArgumentParser, run_cli
 from concner.data.errors import DataError, one_line
 from concner.io_utils import atomic_folder
 from modeling_concner.configuration_concner import METHOD_FIELDS
@@ -234,17 +234,9 @@ def export_plain_bert(src: str | os.PathLike, dst: str | os.PathLike, overwrite:
     return dst
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """Reports argument errors as one `error: ...` line and exit status 2."""
-
-    def error(self, message: str) -> None:
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m concner.export SRC DST [--overwrite]`; returns the exit status (2 on bad input)."""
-    parser = _ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="python -m concner.export",
         description="Convert a ConCNER teacher folder to a plain BERT folder. DST is built in a temporary folder "
         "beside it and renamed into place; nothing else is ever deleted.",
@@ -265,16 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         "failure leaves DST as it was.",
     )
     args = parser.parse_args(argv)
-    try:
+
+    def export() -> None:
         path = export_plain_bert(args.src, args.dst, overwrite=args.overwrite)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    print(f"plain BertForTokenClassification written to {path}")
-    return 0
+        print(f"plain BertForTokenClassification written to {path}")
+
+    return run_cli(export, OSError)
 
 
 if __name__ == "__main__":

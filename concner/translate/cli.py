@@ -39,14 +39,13 @@ Bad input prints one ``error: ...`` line and exits with status 2.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from concner.cli import argument_parser, check_model_folder, run_cli
+from concner.cli import argument_parser, check_model_folder, parse_language_files, run_cli
 from concner.config_file import CONFIG_SUFFIXES
 from concner.data.errors import DataError, one_line
 from concner.io_utils import check_output_file, staged_files
@@ -68,7 +67,6 @@ BACKEND_INPUTS = {
     "seq2seq": ("model_name_or_path",),
     "lexicon": ("dictionary_file",),
 }
-LANGUAGE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 def _per_language(help_text: str, value: str = "PATH") -> Any:
@@ -186,7 +184,9 @@ class TranslateArguments:
                 raise ValueError(f"--{name} is for one language; with --output_files give --{plural} LANG={what}")
         given: dict[str, dict[str, str]] = {}
         for name, (plural, what) in PER_LANGUAGE.items():
-            given[name] = parse_language_values(f"--{plural}", getattr(self, plural), what)
+            given[name] = parse_language_files(
+                f"--{plural}", getattr(self, plural), must_exist=False, usage=f"LANG={what} (e.g. de={what})"
+            )
         languages = list(given["output_file"])
         for name, values in given.items():
             plural, what = PER_LANGUAGE[name]
@@ -222,23 +222,6 @@ class TranslateArguments:
                 values["report_file"] = f"{values['output_file']}.report.json"
             jobs.append(LanguageJob(lang, **values, options=options))
         return jobs
-
-
-def parse_language_values(option: str, specs: list[str], what: str = "PATH") -> dict[str, str]:
-    """``["de=a", "es=b"]`` -> ``{"de": "a", "es": "b"}``, in the given order.
-
-    Raises:
-        ValueError: one line naming ``option`` for a value that is not ``LANG=VALUE`` or a language given twice.
-    """
-    values: dict[str, str] = {}
-    for spec in specs:
-        lang, sep, value = spec.partition("=")
-        if not sep or not value or not LANGUAGE_KEY.fullmatch(lang):
-            raise ValueError(f"{option}: expected LANG={what} (e.g. de={what}), got {spec!r}")
-        if lang in values:
-            raise ValueError(f"{option}: language {lang!r} given twice")
-        values[lang] = value
-    return values
 
 
 def output_format(path: str) -> str | None:
