@@ -396,6 +396,8 @@ def test_the_lcl_options_are_concner_teachers_with_one_option_and_get_their_tabl
                             "En_Trans_LCL_TCL_balanced", "En_Trans_LCL_TCL_balanced_O-sampled"}  # fmt: skip
     assert all(_arg(c, "--variant") == "concner" for c in fake_runs)
     assert "--lcl_positive" not in options["En_Trans_LCL_TCL"]
+    assert _arg(options["En_Trans_LCL_TCL"], "--lcl_class_weighting") == "none"  # the paper's row pins its LCL
+    assert "--lcl_class_weighting" not in options["En_Trans_LCL_TCL_entity-type"]
     assert _arg(options["En_Trans_LCL_TCL_entity-type"], "--lcl_positive") == "entity_type"
     assert _arg(options["En_Trans_LCL_TCL_O-sampled"], "--lcl_o_sample_ratio") == "1"
     assert _arg(options["En_Trans_LCL_TCL_balanced"], "--lcl_class_weighting") == "balanced"
@@ -404,3 +406,18 @@ def test_the_lcl_options_are_concner_teachers_with_one_option_and_get_their_tabl
     records = reproduce.finished_records(p, tmp_path / "out")
     text = reproduce.write_tables(records, p, tmp_path / "out").read_text()
     assert "**LCL beyond the paper" in text and "| En+Trans+LCL+TCL balanced | 20.0 | 20.0 | 1 |" in text
+
+
+def test_the_balanced_student_distils_the_balanced_teachers_and_joins_the_lcl_table(tmp_path, fake_runs):
+    p = replace(_preset(tmp_path), languages=["es"])
+    reproduce.run_all(p, tmp_path / "out", ["ConCNER balanced"], tmp_path / "tests")
+    teachers = {(_arg(c, "--lcl_class_weighting"), _arg(c, "--seed")) for c in fake_runs if c[1] == "run_concner.py"}
+    assert teachers == {("balanced", s) for s in ("1", "2", "3")}  # the seeds of the ensemble
+    (student,) = [c for c in fake_runs if c[1] == "run_distill.py"]
+    teacher = tmp_path / "out/runs/500/1/En_Trans_LCL_TCL_balanced/es"
+    assert _arg(student, "--teacher_model_name_or_path") == str(teacher)
+    assert "ConCNER balanced" not in reproduce.PAPER_SYSTEMS
+    records = reproduce.finished_records(p, tmp_path / "out")
+    text = reproduce.write_tables(records, p, tmp_path / "out").read_text()
+    lcl = text[text.index("**LCL beyond the paper") :].split("\n\n")[1]
+    assert "| ConCNER balanced |" in lcl and "| En+Trans+LCL+TCL balanced |" in lcl

@@ -68,11 +68,19 @@ def test_variant_shortcuts(files, variant, expected):
     assert (concner.train_on, concner.lcl_weight, concner.tcl_weight, concner.ce_weight) == (*expected, 0.5)
 
 
-def test_lcl_options_default_to_the_paper_and_parse(files, tmp_path):
+def test_lcl_options_default_to_the_paper_but_balanced_for_concner_and_parse(files, tmp_path):
     base = ["--train_file", files["train"], "--translation_file", files["translation"], "--output_dir", "o"]
     _, _, concner, _ = run_concner.parse_arguments([PAPER, *base])
     assert (concner.lcl_positive, concner.lcl_o_sample_ratio) == ("label", None)
-    assert (concner.lcl_o_in_denominator, concner.lcl_class_weighting) == (True, "none")
+    assert (concner.lcl_o_in_denominator, concner.lcl_class_weighting) == (True, "none")  # the paper's LCL
+    for variant in ([], ["--variant", "concner"]):  # the full method: balanced anchor weights (the LCL ablation)
+        _, _, concner, _ = run_concner.parse_arguments([*base, *variant])
+        assert concner.lcl_class_weighting == "balanced"
+    for variant in ("en_lcl", "trans_lcl", "en_trans_lcl"):  # the paper's ablations keep the paper's LCL
+        _, _, concner, _ = run_concner.parse_arguments([*base, "--variant", variant])
+        assert concner.lcl_class_weighting == "none"
+    _, _, concner, _ = run_concner.parse_arguments([*base, "--variant", "concner", "--lcl_class_weighting", "none"])
+    assert concner.lcl_class_weighting == "none"
     options = ["--lcl_positive", "entity_type", "--lcl_o_sample_ratio", "0.5", "--lcl_o_in_denominator", "false",
                "--lcl_class_weighting", "balanced"]  # fmt: skip
     _, _, concner, _ = run_concner.parse_arguments([*base, *options])
