@@ -580,13 +580,21 @@ DEFAULT_MINUTES = {
 }
 
 
+def recorded_seconds(d: Path) -> float | None:
+    """The measured wall time of a finished run: its folder's `wall_seconds.txt`, else its committed record."""
+    if finished(d):
+        return float((d / "wall_seconds.txt").read_text())
+    seconds = {r.get("wall_seconds") for r in read_record(d)} - {None}
+    return seconds.pop() if seconds else None
+
+
 def estimate_minutes(run: PlannedRun, out: Path, preset: str) -> float:
-    """Mean wall time of the finished runs of the same system under `out`, else the preset's typical figure."""
-    done = [
-        float((d / "wall_seconds.txt").read_text())
-        for d in out.glob(f"runs/*/*/{run.directory.parent.name}/*")
-        if finished(d)
-    ]
+    """Mean measured wall time of the runs of the same system under `out` (finished folders or records), else the
+    preset's typical figure."""
+    system = run.directory.parent.name
+    folders = {d for d in out.glob(f"runs/*/*/{system}/*") if finished(d)}
+    folders |= {out.joinpath("runs", *f.stem.split("__")) for f in out.glob(f"records/*__*__{system}__*.json")}
+    done = [s for s in map(recorded_seconds, folders) if s is not None]
     if done:
         return statistics.mean(done) / 60
     teacher, student = DEFAULT_MINUTES.get(preset, (10.0, 10.0))
@@ -1052,6 +1060,37 @@ def missing_packages(analysis: bool) -> list[str]:
     return [name for name in needed if importlib.util.find_spec(name) is None]
 
 
+def time_account(runs: list[PlannedRun], out: Path, preset: str) -> dict[str, dict[str, float]]:
+    """What the whole plan costs from scratch: every run, finished or not, with its measured wall time where one was
+    recorded and `estimate_minutes` where none was. Minutes and run counts per role, measured and estimated apart."""
+    account = {
+        role: {"measured_min": 0.0, "measured_runs": 0, "estimated_min": 0.0, "estimated_runs": 0}
+        for role in ("teacher", "student")
+    }
+    for run in runs:
+        seconds = recorded_seconds(run.directory)
+        kind = "estimated" if seconds is None else "measured"
+        row = account[run.role]
+        row[f"{kind}_min"] += estimate_minutes(run, out, preset) if seconds is None else seconds / 60
+        row[f"{kind}_runs"] += 1
+    return account
+
+
+def print_time_account(runs: list[PlannedRun], out: Path, preset: str) -> float:
+    """Print `time_account` as a table; returns the total minutes."""
+    account = time_account(runs, out, preset)
+    print("| runs | measured (runs) | estimated (runs) | total |\n|---|---:|---:|---:|")
+    total = 0.0
+    for role, row in [*account.items(), ("all", {k: sum(r[k] for r in account.values()) for k in account["teacher"]})]:
+        minutes = row["measured_min"] + row["estimated_min"]
+        total = minutes if role == "all" else total
+        print(
+            f"| {role} | {row['measured_min']:.1f} min ({row['measured_runs']}) |"
+            f" {row['estimated_min']:.1f} min ({row['estimated_runs']}) | {minutes:.1f} min |"
+        )
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), required=True)
@@ -1072,8 +1111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no_analysis", action="store_true", help="skip t-SNE and retrieval")
     parser.add_argument("--data_dir", type=Path, default=SHARED, help=f"the corpora (default: {SHARED})")
     parser.add_argument("--dry_run", action="store_true", help="print the runs to train and their estimated time")
+    parser.add_argument(
+        "--time_account",
+        action="store_true",
+        help="print what the whole plan costs from scratch: every run's recorded wall time, estimates where none is",
+    )
     args = parser.parse_args(argv)
-    missing = [] if args.dry_run else missing_packages(analysis=not args.no_analysis)  # a plan plots nothing
+    planning = args.dry_run or args.time_account  # a plan plots nothing
+    missing = [] if planning else missing_packages(analysis=not args.no_analysis)
     if missing:
         print(f"error: the harness needs {', '.join(missing)}: pip install -e '.[bench]'", file=sys.stderr)
         return 2
@@ -1094,9 +1139,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.output_dir or REPO / "benchmarks" / "results" / args.preset
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     start = time.time()
-    if args.dry_run:
+    if planning:
         runs = plan_runs(p, out, args.systems, args.test_dir, p.model, args.data_dir)
-        print_plan(runs, out, args.preset)
+        (print_time_account if args.time_account else print_plan)(runs, out, args.preset)
         return 0
     out.mkdir(parents=True, exist_ok=True)
     print_plan(plan_runs(p, out, args.systems, args.test_dir, p.model, args.data_dir), out, args.preset)

@@ -263,6 +263,10 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, fake_runs, capsys)
     # 3, the ConCNER student per language
     assert "plan: 9 of 9 runs to train" in printed and "estimated:" in printed
     assert fake_runs == [] and not (tmp_path / "out").exists()
+    assert reproduce.main([*argv[:-1], "--time_account"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[-1] == "| all | 0.0 min (0) | 32.5 min (9) | 32.5 min |"  # 7 teachers x 3.5 + 2 students x 4.0
+    assert fake_runs == [] and not (tmp_path / "out").exists()
 
 
 def test_each_finished_run_prints_a_progress_line(tmp_path, fake_runs, capsys):
@@ -421,3 +425,28 @@ def test_the_balanced_student_distils_the_balanced_teachers_and_joins_the_lcl_ta
     text = reproduce.write_tables(records, p, tmp_path / "out").read_text()
     lcl = text[text.index("**LCL beyond the paper") :].split("\n\n")[1]
     assert "| ConCNER balanced |" in lcl and "| En+Trans+LCL+TCL balanced |" in lcl
+
+
+def test_the_time_account_sums_recorded_wall_times_and_estimates_only_the_rest(tmp_path, fake_runs, monkeypatch):
+    import shutil
+
+    p = replace(_preset(tmp_path), languages=["es"])
+    out = tmp_path / "out"
+    ticks = iter(range(0, 10_000, 60))  # each run takes 60 s by the harness's clock
+    monkeypatch.setattr(reproduce.time, "time", lambda: float(next(ticks)))
+    reproduce.run_all(p, out, ["ConCNER"], tmp_path / "tests")
+    runs = reproduce.plan_runs(p, out, ["ConCNER"], tmp_path / "tests", "model")
+    assert [r.role for r in runs] == ["teacher"] * 3 + ["student"]
+    seconds = [reproduce.recorded_seconds(r.directory) for r in runs]
+    assert len(set(seconds)) == 1 and seconds[0] > 0
+    shutil.rmtree(out / "runs")  # a fresh machine: the records alone still carry the measured times
+    assert [reproduce.recorded_seconds(r.directory) for r in runs] == seconds
+    reproduce.record_path(runs[2].directory).write_text("[]")  # a record without a wall time: estimated
+    reproduce.record_path(runs[3].directory).unlink()  # the student never ran: estimated
+    account = reproduce.time_account(runs, out, "cpu")
+    minute = seconds[0] / 60
+    assert account["teacher"] == {"measured_min": 2 * minute, "measured_runs": 2, "estimated_min": minute,
+                                  "estimated_runs": 1}  # fmt: skip  # the mean of the same system's measured runs
+    student_default = reproduce.DEFAULT_MINUTES["cpu"][1]
+    assert account["student"] == {"measured_min": 0.0, "measured_runs": 0, "estimated_min": student_default,
+                                  "estimated_runs": 1}  # fmt: skip
