@@ -471,6 +471,11 @@ def record_path(d: Path) -> Path:
     return d.parents[4] / "records" / ("__".join(d.parts[-4:]) + ".json")  # d = <out>/runs/size/seed/system/lang
 
 
+def recorded_run_dir(record: Path) -> Path:
+    """The run folder a record file belongs to: `record_path`'s inverse."""
+    return record.parents[1] / "runs" / Path(*record.stem.split("__"))
+
+
 def recorded(d: Path) -> bool:
     return record_path(d).exists()
 
@@ -593,7 +598,7 @@ def estimate_minutes(run: PlannedRun, out: Path, preset: str) -> float:
     preset's typical figure."""
     system = run.directory.parent.name
     folders = {d for d in out.glob(f"runs/*/*/{system}/*") if finished(d)}
-    folders |= {out.joinpath("runs", *f.stem.split("__")) for f in out.glob(f"records/*__*__{system}__*.json")}
+    folders |= {recorded_run_dir(f) for f in out.glob(f"records/*__*__{system}__*.json")}
     done = [s for s in map(recorded_seconds, folders) if s is not None]
     if done:
         return statistics.mean(done) / 60
@@ -1079,16 +1084,15 @@ def time_account(runs: list[PlannedRun], out: Path, preset: str) -> dict[str, di
 def print_time_account(runs: list[PlannedRun], out: Path, preset: str) -> float:
     """Print `time_account` as a table; returns the total minutes."""
     account = time_account(runs, out, preset)
+    account["all"] = {k: sum(row[k] for row in account.values()) for k in account["teacher"]}
     print("| runs | measured (runs) | estimated (runs) | total |\n|---|---:|---:|---:|")
-    total = 0.0
-    for role, row in [*account.items(), ("all", {k: sum(r[k] for r in account.values()) for k in account["teacher"]})]:
-        minutes = row["measured_min"] + row["estimated_min"]
-        total = minutes if role == "all" else total
+    for role, row in account.items():
         print(
             f"| {role} | {row['measured_min']:.1f} min ({row['measured_runs']}) |"
-            f" {row['estimated_min']:.1f} min ({row['estimated_runs']}) | {minutes:.1f} min |"
+            f" {row['estimated_min']:.1f} min ({row['estimated_runs']}) |"
+            f" {row['measured_min'] + row['estimated_min']:.1f} min |"
         )
-    return total
+    return account["all"]["measured_min"] + account["all"]["estimated_min"]
 
 
 def main(argv: list[str] | None = None) -> int:

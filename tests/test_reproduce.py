@@ -441,6 +441,7 @@ def test_the_time_account_sums_recorded_wall_times_and_estimates_only_the_rest(t
     assert len(set(seconds)) == 1 and seconds[0] > 0
     shutil.rmtree(out / "runs")  # a fresh machine: the records alone still carry the measured times
     assert [reproduce.recorded_seconds(r.directory) for r in runs] == seconds
+    assert all(reproduce.recorded_run_dir(reproduce.record_path(r.directory)) == r.directory for r in runs)
     reproduce.record_path(runs[2].directory).write_text("[]")  # a record without a wall time: estimated
     reproduce.record_path(runs[3].directory).unlink()  # the student never ran: estimated
     account = reproduce.time_account(runs, out, "cpu")
