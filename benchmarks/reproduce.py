@@ -593,13 +593,19 @@ def recorded_seconds(d: Path) -> float | None:
     return seconds.pop() if seconds else None
 
 
+def recorded_role_seconds(out: Path, role: str) -> list[float]:
+    """The wall times of every recorded run of one role (teacher or student) under `out`, whatever the system."""
+    rows = [row for f in out.glob("records/*__*__*__*.json") for row in json.loads(f.read_text())[:1]]
+    return [row["wall_seconds"] for row in rows if row.get("role") == role and row.get("wall_seconds") is not None]
+
+
 def estimate_minutes(run: PlannedRun, out: Path, preset: str) -> float:
-    """Mean measured wall time of the runs of the same system under `out` (finished folders or records), else the
-    preset's typical figure."""
+    """Mean measured wall time of the runs of the same system under `out` (finished folders or records); for a
+    system that has none, of every recorded run of the same role; else the preset's typical figure."""
     system = run.directory.parent.name
     folders = {d for d in out.glob(f"runs/*/*/{system}/*") if finished(d)}
     folders |= {recorded_run_dir(f) for f in out.glob(f"records/*__*__{system}__*.json")}
-    done = [s for s in map(recorded_seconds, folders) if s is not None]
+    done = [s for s in map(recorded_seconds, folders) if s is not None] or recorded_role_seconds(out, run.role)
     if done:
         return statistics.mean(done) / 60
     teacher, student = DEFAULT_MINUTES.get(preset, (10.0, 10.0))

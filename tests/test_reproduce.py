@@ -427,6 +427,27 @@ def test_the_balanced_student_distils_the_balanced_teachers_and_joins_the_lcl_ta
     assert "| ConCNER balanced |" in lcl and "| En+Trans+LCL+TCL balanced |" in lcl
 
 
+def test_a_system_with_no_measured_run_is_estimated_from_the_measured_runs_of_its_role(tmp_path):
+    out = tmp_path / "out"
+
+    def planned(system: str, seed: int = 1) -> reproduce.PlannedRun:
+        return reproduce.PlannedRun(system, "es", 500, seed, reproduce.run_dir(out, 500, seed, system, "es"), [])
+
+    def record(system: str, role: str, seconds: float | None) -> None:
+        row = {"system": system, "lang": "es", "size": 500, "seed": 1, "role": role, "wall_seconds": seconds}
+        reproduce.save_record([row], planned(system).directory)
+
+    defaults = reproduce.DEFAULT_MINUTES["cpu"]
+    assert [reproduce.estimate_minutes(planned(s), out, "cpu") for s in ("Trans", "ConCNER")] == list(defaults)
+    record("En", "teacher", 120.0)
+    record("En+Trans", "teacher", 240.0)
+    record("En-KD", "student", 600.0)
+    record("ConCNER w/o LCL", "student", None)  # no wall time: not a measurement
+    assert reproduce.estimate_minutes(planned("Trans"), out, "cpu") == 3.0  # the mean of the measured teachers
+    assert reproduce.estimate_minutes(planned("ConCNER w/o TCL"), out, "cpu") == 10.0  # of the measured students
+    assert reproduce.estimate_minutes(planned("En+Trans", seed=2), out, "cpu") == 4.0  # its own system first
+
+
 def test_the_time_account_sums_recorded_wall_times_and_estimates_only_the_rest(tmp_path, fake_runs, monkeypatch):
     import shutil
 
