@@ -899,6 +899,86 @@ def compute_summary(records: list[dict]) -> str:
     return line + "."
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One of the paper's claims, as an ordering of two systems: `better` scores above `worse`.
+
+    `worse_size` compares across source sizes (the paper's "ConCNER at 500 beats the baselines at 1000");
+    `paper_size` is the size of the paper's figures where they exist at one size only (Table 4, at 1000).
+    """
+
+    claim: str
+    better: str
+    worse: str
+    worse_size: int | None = None
+    paper_size: int | None = None
+
+
+CLAIMS = [
+    Claim("TCL > LCL (Table 4: w/o LCL keeps TCL)", "ConCNER w/o LCL", "ConCNER w/o TCL", paper_size=1000),
+    Claim("TCL > LCL, teachers (the paper has no TCL-only teacher)", "En+Trans+TCL", "En+Trans+LCL"),
+    Claim("En+LCL may hurt (Table 5: the paper's nl at 500, all three at 1000)", "En", "En+LCL"),
+    Claim("KD adds to the contrastive teacher (Tables 3 and 5)", "ConCNER", "En+Trans+LCL+TCL"),
+    Claim("KD adds to the source-only teacher (TSL)", "En-KD", "En"),
+    *(
+        Claim(f"ConCNER at 500 beats {baseline} at 1000 (Table 3)", "ConCNER", baseline, worse_size=1000)
+        for baseline in ("En", "En+Trans", "En-KD")
+    ),
+]
+
+
+def paper_average(tables: dict | None, system: str, size: int, langs: list[str]) -> float | None:
+    """The paper's figure for one system at one size, averaged over `langs` (Table 3, else 5, else 4 at 1000)."""
+    for name in ("table3_main", "table5_contrastive", "table4_ablation_1000"):
+        if name.startswith("table4_") and size != 1000:
+            continue
+        row = paper_figures(tables, name, size).get(system, {})
+        if row and all(lang in row for lang in langs):
+            return statistics.mean(row[lang] for lang in langs)
+    return None
+
+
+def claim_reading(delta: float, std: float | None) -> str:
+    """Whether an ordering holds, and by more than the seed std (`None`: a side has one seed, so no std)."""
+    if std is None:
+        return ("holds" if delta > 0 else "does not hold") + " (one seed: no std)"
+    if abs(delta) <= std:
+        return f"within the seed std (±{std:.1f})"
+    return "holds, by more than the seed std" if delta > 0 else "reversed, by more than the seed std"
+
+
+def claims_table(records: list[dict], langs: list[str], size: int, paper_tables: dict | None = None) -> str:
+    """The paper's claims against these runs: the difference of the two systems' means (of per-seed averages over
+    `langs`), the larger of their seed stds, and the paper's difference over the same languages."""
+    lines = [
+        f"**The paper's claims** (source size {size} unless named; better − worse, entity F1 averaged over "
+        f"{', '.join(map(test_label, langs))}; mean over seeds; std: the larger of the two rows' seed std)",
+        "",
+        "| claim | better − worse | ours | seed std | seeds | paper | reading |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for c in CLAIMS:
+        worse_size = c.worse_size or size
+        better = list(_seed_averages(records, c.better, langs, size, "test_f1").values())
+        worse = list(_seed_averages(records, c.worse, langs, worse_size, "test_f1").values())
+        paper_better = paper_average(paper_tables, c.better, c.paper_size or size, langs)
+        paper_worse = paper_average(paper_tables, c.worse, c.paper_size or worse_size, langs)
+        paper = paper_better - paper_worse if paper_better is not None and paper_worse is not None else None
+        paper_cell = _points(paper, signed=True) + (
+            f" (at {c.paper_size})" if paper is not None and c.paper_size else ""
+        )
+        names = f"{c.better} − {c.worse}" + (f" at {c.worse_size}" if c.worse_size else "")
+        if not better or not worse:
+            missing = " and ".join(s for s, v in ((c.better, better), (c.worse, worse)) if not v)
+            lines.append(f"| {c.claim} | {names} | – | – | – | {paper_cell} | not run here: {missing} |")
+            continue
+        delta = 100 * (statistics.mean(better) - statistics.mean(worse))
+        std = 100 * max(map(statistics.stdev, (better, worse))) if min(len(better), len(worse)) > 1 else None
+        cells = [_points(delta, signed=True), _points(std), f"{len(better)}/{len(worse)}", paper_cell]
+        lines.append(f"| {c.claim} | {names} | " + " | ".join(cells) + f" | {claim_reading(delta, std)} |")
+    return "\n".join(lines)
+
+
 def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict | None = None) -> Path:
     """`tables.md`: the paper's Tables 3, 5 and 4 in its own numbering, with its figures beside ours, and selection."""
     langs = sorted({r["lang"] for r in records if r["test_f1"] is not None})
@@ -976,6 +1056,8 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
             )
         )
         parts.append(per_type_table(records, SYSTEMS, langs, size))
+        if conll and size == min(p.sizes):
+            parts.append(claims_table(records, langs, size, paper_tables))
     missing = sorted(set(p.languages) - set(langs))
     if missing:
         parts.append(f"No test set for {', '.join(missing)} here (held out); pass --test_dir to score them.")

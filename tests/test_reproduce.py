@@ -472,3 +472,36 @@ def test_the_time_account_sums_recorded_wall_times_and_estimates_only_the_rest(t
     student_default = reproduce.DEFAULT_MINUTES["cpu"][1]
     assert account["student"] == {"measured_min": 0.0, "measured_runs": 0, "estimated_min": student_default,
                                   "estimated_runs": 1}  # fmt: skip
+
+
+def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
+    def rows(system: str, f1s: list[float], size: int = 500) -> list[dict]:
+        return [{**_record(system, "es", seed, f1), "size": size} for seed, f1 in enumerate(f1s, 1)]
+
+    records = [
+        *rows("ConCNER", [0.56, 0.54, 0.58]),  # mean 56, std 2
+        *rows("En+Trans+LCL+TCL", [0.52, 0.51, 0.53]),  # mean 52, std 1: KD adds 4 > 2
+        *rows("En", [0.20, 0.30, 0.25]),  # mean 25, std 5
+        *rows("En-KD", [0.27, 0.24, 0.24]),  # mean 25, 0 < 5: within the std
+        *rows("En+LCL", [0.31]),  # one seed: no std
+        *rows("En+Trans", [0.60], size=1000),  # ConCNER at 500 behind En+Trans at 1000
+    ]
+    tables = json.loads(reproduce.PAPER_TABLES.read_text())
+    text = reproduce.claims_table(records, ["es"], 500, tables)
+    cells = {line.split("|")[2].strip(): [c.strip() for c in line.split("|")[3:-1]] for line in text.splitlines()[4:]}
+    paper3, paper5 = tables["table3_main"]["500"], tables["table5_contrastive"]["500"]
+    kd = paper3["ConCNER"]["es"] - paper5["En+Trans+LCL+TCL"]["es"]
+    kd_row = ["+4.0", "2.0", "3/3", f"{kd:+.1f}", "holds, by more than the seed std"]
+    assert cells["ConCNER − En+Trans+LCL+TCL"] == kd_row
+    assert cells["En-KD − En"][:3] == ["+0.0", "5.0", "3/3"] and cells["En-KD − En"][4] == "within the seed std (±5.0)"
+    lcl = paper5["En"]["es"] - paper5["En+LCL"]["es"]
+    assert cells["En − En+LCL"][2:] == ["3/1", f"{lcl:+.1f}", "does not hold (one seed: no std)"]
+    behind = cells["ConCNER − En+Trans at 1000"]
+    assert behind[0] == "-4.0" and behind[4] == "does not hold (one seed: no std)"
+    table4 = tables["table4_ablation_1000"]
+    tcl = table4["ConCNER w/o LCL"]["es"] - table4["ConCNER w/o TCL"]["es"]
+    missing = "not run here: ConCNER w/o LCL and ConCNER w/o TCL"
+    assert cells["ConCNER w/o LCL − ConCNER w/o TCL"] == ["–", "–", "–", f"{tcl:+.1f} (at 1000)", missing]
+    assert reproduce.claim_reading(-3.0, 1.0) == "reversed, by more than the seed std"
+    p = replace(reproduce.PRESETS["cpu"], languages=["es"])
+    assert "**The paper's claims**" in reproduce.write_tables(records, p, tmp_path, tables).read_text()
