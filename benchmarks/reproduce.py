@@ -593,10 +593,12 @@ def recorded_seconds(d: Path) -> float | None:
     return seconds.pop() if seconds else None
 
 
-def recorded_role_seconds(out: Path, role: str) -> list[float]:
-    """The wall times of every recorded run of one role (teacher or student) under `out`, whatever the system."""
-    rows = [row for f in out.glob("records/*__*__*__*.json") for row in json.loads(f.read_text())[:1]]
-    return [row["wall_seconds"] for row in rows if row.get("role") == role and row.get("wall_seconds") is not None]
+def recorded_role_seconds(out: Path, role: str, size: int) -> list[float]:
+    """The wall times of the recorded runs of one role (teacher or student) and source size under `out`, whatever the
+    system, leaving out the multilingual ones (one run covers several languages)."""
+    folders = [recorded_run_dir(f) for f in out.glob(f"records/{size}__*__*__*.json")]
+    folders = [d for d in folders if "+" not in d.name and read_record(d) and read_record(d)[0].get("role") == role]
+    return [s for s in map(recorded_seconds, folders) if s is not None]
 
 
 def estimate_minutes(run: PlannedRun, out: Path, preset: str) -> float:
@@ -605,7 +607,9 @@ def estimate_minutes(run: PlannedRun, out: Path, preset: str) -> float:
     system = run.directory.parent.name
     folders = {d for d in out.glob(f"runs/*/*/{system}/*") if finished(d)}
     folders |= {recorded_run_dir(f) for f in out.glob(f"records/*__*__{system}__*.json")}
-    done = [s for s in map(recorded_seconds, folders) if s is not None] or recorded_role_seconds(out, run.role)
+    done = [s for s in map(recorded_seconds, folders) if s is not None] or recorded_role_seconds(
+        out, run.role, run.size
+    )
     if done:
         return statistics.mean(done) / 60
     teacher, student = DEFAULT_MINUTES.get(preset, (10.0, 10.0))
@@ -903,13 +907,15 @@ def compute_summary(records: list[dict]) -> str:
 class Claim:
     """One of the paper's claims, as an ordering of two systems: `better` scores above `worse`.
 
-    `worse_size` compares across source sizes (the paper's "ConCNER at 500 beats the baselines at 1000");
-    `paper_size` is the size of the paper's figures where they exist at one size only (Table 4, at 1000).
+    `better_size` and `worse_size` pin a side's source size (the paper's "ConCNER at 500 beats the baselines at
+    1000"); otherwise both are the table's. `paper_size` is the size the paper's figures are read at where the claim
+    is made at one size only (Table 4 exists at 1000 only; En+LCL drops in every language at 1000).
     """
 
     claim: str
     better: str
     worse: str
+    better_size: int | None = None
     worse_size: int | None = None
     paper_size: int | None = None
 
@@ -917,11 +923,16 @@ class Claim:
 CLAIMS = [
     Claim("TCL > LCL (Table 4: w/o LCL keeps TCL)", "ConCNER w/o LCL", "ConCNER w/o TCL", paper_size=1000),
     Claim("TCL > LCL, teachers (the paper has no TCL-only teacher)", "En+Trans+TCL", "En+Trans+LCL"),
-    Claim("En+LCL may hurt (Table 5: the paper's nl at 500, all three at 1000)", "En", "En+LCL"),
+    Claim(
+        "En+LCL may hurt (Table 5; the paper's figure at 1000, where it drops in all three)",
+        "En",
+        "En+LCL",
+        paper_size=1000,
+    ),
     Claim("KD adds to the contrastive teacher (Tables 3 and 5)", "ConCNER", "En+Trans+LCL+TCL"),
     Claim("KD adds to the source-only teacher (TSL)", "En-KD", "En"),
     *(
-        Claim(f"ConCNER at 500 beats {baseline} at 1000 (Table 3)", "ConCNER", baseline, worse_size=1000)
+        Claim(f"ConCNER at 500 beats {baseline} at 1000 (Table 3)", "ConCNER", baseline, 500, 1000)
         for baseline in ("En", "En+Trans", "En-KD")
     ),
 ]
@@ -951,23 +962,25 @@ def claims_table(records: list[dict], langs: list[str], size: int, paper_tables:
     """The paper's claims against these runs: the difference of the two systems' means (of per-seed averages over
     `langs`), the larger of their seed stds, and the paper's difference over the same languages."""
     lines = [
-        f"**The paper's claims** (source size {size} unless named; better − worse, entity F1 averaged over "
-        f"{', '.join(map(test_label, langs))}; mean over seeds; std: the larger of the two rows' seed std)",
+        f"**The paper's claims** (source size {size} unless a size is named; better − worse, entity F1 averaged over "
+        f"{', '.join(map(test_label, langs))}; mean over seeds; std: the larger of the two rows' seed std; the "
+        "paper's difference is at the size in brackets where one is given)",
         "",
         "| claim | better − worse | ours | seed std | seeds | paper | reading |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for c in CLAIMS:
-        worse_size = c.worse_size or size
-        better = list(_seed_averages(records, c.better, langs, size, "test_f1").values())
+        better_size, worse_size = c.better_size or size, c.worse_size or size
+        better = list(_seed_averages(records, c.better, langs, better_size, "test_f1").values())
         worse = list(_seed_averages(records, c.worse, langs, worse_size, "test_f1").values())
-        paper_better = paper_average(paper_tables, c.better, c.paper_size or size, langs)
+        paper_better = paper_average(paper_tables, c.better, c.paper_size or better_size, langs)
         paper_worse = paper_average(paper_tables, c.worse, c.paper_size or worse_size, langs)
         paper = paper_better - paper_worse if paper_better is not None and paper_worse is not None else None
         paper_cell = _points(paper, signed=True) + (
             f" (at {c.paper_size})" if paper is not None and c.paper_size else ""
         )
-        names = f"{c.better} − {c.worse}" + (f" at {c.worse_size}" if c.worse_size else "")
+        names = f"{c.better}" + (f" at {c.better_size}" if c.better_size else "")
+        names += f" − {c.worse}" + (f" at {c.worse_size}" if c.worse_size else "")
         if not better or not worse:
             missing = " and ".join(s for s, v in ((c.better, better), (c.worse, worse)) if not v)
             lines.append(f"| {c.claim} | {names} | – | – | – | {paper_cell} | not run here: {missing} |")

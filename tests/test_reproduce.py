@@ -443,6 +443,12 @@ def test_a_system_with_no_measured_run_is_estimated_from_the_measured_runs_of_it
     record("En+Trans", "teacher", 240.0)
     record("En-KD", "student", 600.0)
     record("ConCNER w/o LCL", "student", None)  # no wall time: not a measurement
+    multi = reproduce.run_dir(out, 500, 1, "ConCNER-multi", "de+es+nl")  # one run for three languages: left out
+    reproduce.save_record(
+        [{"system": "ConCNER-multi", "lang": "de+es+nl", "role": "student", "wall_seconds": 9e3}], multi
+    )
+    other_size = reproduce.run_dir(out, 1000, 1, "En-KD", "es")  # another source size: left out
+    reproduce.save_record([{"system": "En-KD", "lang": "es", "role": "student", "wall_seconds": 9e3}], other_size)
     assert reproduce.estimate_minutes(planned("Trans"), out, "cpu") == 3.0  # the mean of the measured teachers
     assert reproduce.estimate_minutes(planned("ConCNER w/o TCL"), out, "cpu") == 10.0  # of the measured students
     assert reproduce.estimate_minutes(planned("En+Trans", seed=2), out, "cpu") == 4.0  # its own system first
@@ -485,6 +491,8 @@ def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
         *rows("En-KD", [0.27, 0.24, 0.24]),  # mean 25, 0 < 5: within the std
         *rows("En+LCL", [0.31]),  # one seed: no std
         *rows("En+Trans", [0.60], size=1000),  # ConCNER at 500 behind En+Trans at 1000
+        *rows("En-KD", [0.50], size=1000),  # and ahead of En-KD at 1000
+        *rows("ConCNER", [0.90], size=1000),  # never compared: the claim is about ConCNER at 500
     ]
     tables = json.loads(reproduce.PAPER_TABLES.read_text())
     text = reproduce.claims_table(records, ["es"], 500, tables)
@@ -494,14 +502,19 @@ def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
     kd_row = ["+4.0", "2.0", "3/3", f"{kd:+.1f}", "holds, by more than the seed std"]
     assert cells["ConCNER − En+Trans+LCL+TCL"] == kd_row
     assert cells["En-KD − En"][:3] == ["+0.0", "5.0", "3/3"] and cells["En-KD − En"][4] == "within the seed std (±5.0)"
-    lcl = paper5["En"]["es"] - paper5["En+LCL"]["es"]
-    assert cells["En − En+LCL"][2:] == ["3/1", f"{lcl:+.1f}", "does not hold (one seed: no std)"]
-    behind = cells["ConCNER − En+Trans at 1000"]
-    assert behind[0] == "-4.0" and behind[4] == "does not hold (one seed: no std)"
+    at_1000 = tables["table5_contrastive"]["1000"]  # the paper's En+LCL drops in every language at 1000
+    lcl = at_1000["En"]["es"] - at_1000["En+LCL"]["es"]
+    assert cells["En − En+LCL"][2:] == ["3/1", f"{lcl:+.1f} (at 1000)", "does not hold (one seed: no std)"]
+    behind = cells["ConCNER at 500 − En+Trans at 1000"]
+    paper_behind = paper3["ConCNER"]["es"] - tables["table3_main"]["1000"]["MulDA (En+Trans)"]["es"]
+    assert behind == ["-4.0", "–", "3/1", f"{paper_behind:+.1f}", "does not hold (one seed: no std)"]
+    assert cells["ConCNER at 500 − En-KD at 1000"][0] == "+6.0"
+    assert cells["ConCNER at 500 − En-KD at 1000"][4] == "holds (one seed: no std)"
+    assert cells["En+Trans+TCL − En+Trans+LCL"][3:] == ["–", "not run here: En+Trans+TCL and En+Trans+LCL"]
     table4 = tables["table4_ablation_1000"]
     tcl = table4["ConCNER w/o LCL"]["es"] - table4["ConCNER w/o TCL"]["es"]
     missing = "not run here: ConCNER w/o LCL and ConCNER w/o TCL"
     assert cells["ConCNER w/o LCL − ConCNER w/o TCL"] == ["–", "–", "–", f"{tcl:+.1f} (at 1000)", missing]
     assert reproduce.claim_reading(-3.0, 1.0) == "reversed, by more than the seed std"
-    p = replace(reproduce.PRESETS["cpu"], languages=["es"])
-    assert "**The paper's claims**" in reproduce.write_tables(records, p, tmp_path, tables).read_text()
+    p = replace(reproduce.PRESETS["cpu"], languages=["es"], sizes=[500, 1000])
+    assert reproduce.write_tables(records, p, tmp_path, tables).read_text().count("**The paper's claims**") == 1
