@@ -597,8 +597,8 @@ def recorded_role_seconds(out: Path, role: str, size: int) -> list[float]:
     """The wall times of the recorded runs of one role (teacher or student) and source size under `out`, whatever the
     system, leaving out the multilingual ones (one run covers several languages)."""
     folders = [recorded_run_dir(f) for f in out.glob(f"records/{size}__*__*__*.json")]
-    folders = [d for d in folders if "+" not in d.name and read_record(d) and read_record(d)[0].get("role") == role]
-    return [s for s in map(recorded_seconds, folders) if s is not None]
+    roles = {d: [row.get("role") for row in read_record(d)[:1]] for d in folders if "+" not in d.name}
+    return [s for d, r in roles.items() if r == [role] and (s := recorded_seconds(d)) is not None]
 
 
 def estimate_minutes(run: PlannedRun, out: Path, preset: str) -> float:
@@ -785,6 +785,11 @@ def _seed_averages(records: list[dict], system: str, langs: list[str], size: int
     return {seed: statistics.mean(v) for seed, v in per_seed.items() if len(v) == len(langs)}
 
 
+def language_mean(row: dict[str, float], langs: list[str]) -> float | None:
+    """The mean of a `{lang: F1}` row over `langs`, or `None` where one of them is missing."""
+    return statistics.mean(row[lang] for lang in langs) if row and all(lang in row for lang in langs) else None
+
+
 def _points(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "–"
@@ -824,8 +829,7 @@ def table(
     base_mean = 100 * statistics.mean(base_avgs.values()) if base_avgs else None
 
     def paper_avg(system: str) -> float | None:
-        row = (paper or {}).get(system, {})
-        return statistics.mean(row[lang] for lang in langs) if row and all(lang in row for lang in langs) else None
+        return language_mean((paper or {}).get(system, {}), langs)
 
     paper_base = paper_avg(baseline)
     for system in systems:
@@ -943,9 +947,9 @@ def paper_average(tables: dict | None, system: str, size: int, langs: list[str])
     for name in ("table3_main", "table5_contrastive", "table4_ablation_1000"):
         if name.startswith("table4_") and size != 1000:
             continue
-        row = paper_figures(tables, name, size).get(system, {})
-        if row and all(lang in row for lang in langs):
-            return statistics.mean(row[lang] for lang in langs)
+        mean = language_mean(paper_figures(tables, name, size).get(system, {}), langs)
+        if mean is not None:
+            return mean
     return None
 
 
