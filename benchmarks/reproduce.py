@@ -672,12 +672,16 @@ def run_all(
 
 
 def finished_records(p: Preset, out: Path) -> list[dict]:
-    """Every finished run under `out` for the preset's sizes and languages, whichever invocation trained it.
+    """Every finished run under `out` for the preset's languages, at every source size run there (the preset's and
+    any other invocation's), whichever invocation trained it.
 
-    Tables then cover, say, three seeds of a few systems beside one seed of the rest, without retraining anything.
+    Tables then cover, say, three seeds of a few systems beside one seed of the rest, or a `--sizes 1000` run beside
+    the default 500, without retraining anything.
     """
     records = []
-    for size in p.sizes:
+    sizes = {int(d.name) for d in (out / "runs").glob("*") if d.name.isdigit()}
+    sizes |= {int(f.name.split("__")[0]) for f in (out / "records").glob("*__*__*__*.json")}
+    for size in sorted(sizes | set(p.sizes)):
         seeds = {int(d.name) for d in (out / "runs" / str(size)).glob("*") if d.name.isdigit()}
         seeds |= {int(f.name.split("__")[1]) for f in (out / "records").glob(f"{size}__*__*__*.json")}
         for seed in sorted(seeds):
@@ -1001,7 +1005,8 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
     langs = sorted({r["lang"] for r in records if r["test_f1"] is not None})
     conll = p.benchmark == "conll"
     parts = []
-    for size in p.sizes:
+    sizes = sorted(set(p.sizes) | {r["size"] for r in records})
+    for size in sizes:
         main_rows = [
             "En",
             "En+Trans",
@@ -1073,7 +1078,7 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
             )
         )
         parts.append(per_type_table(records, SYSTEMS, langs, size))
-        if conll and size == min(p.sizes):
+        if conll and size == sizes[0]:
             parts.append(claims_table(records, langs, size, paper_tables))
     missing = sorted(set(p.languages) - set(langs))
     if missing:

@@ -149,6 +149,14 @@ def test_tables_read_every_finished_run_whichever_invocation_trained_it(tmp_path
     assert seeds["En"] == seeds["En+Trans+LCL+TCL"] == [1, 2, 3, 10] and seeds["ConCNER"] == [1, 2, 10]
     assert seeds["Trans"] == seeds["En-KD"] == seeds["ConCNER (paper recipe)"] == [1]
     assert {r["role"] for r in records if r["system"] == "ConCNER (paper recipe)"} == {"student"}
+    # a `--sizes 1000` invocation's runs are read by a default (500) one, and get tables of their own
+    reproduce.run_all(replace(p, sizes=[1000], seeds=[1]), tmp_path / "out", ["En"], tmp_path / "tests")
+    with_1000 = reproduce.finished_records(p, tmp_path / "out")
+    assert [r for r in with_1000 if r["size"] == 500] == records
+    assert {(r["system"], r["size"]) for r in with_1000 if r["size"] == 1000} == {("En", 1000)}
+    text = reproduce.write_tables(with_1000, p, tmp_path / "out").read_text()
+    assert text.count("Table 3 (CoNLL, main results)") == 2
+    assert text.count("**The paper's claims** (source size 500") == 1
     # a language outside the preset is not read, even where its runs exist
     nl = reproduce.finished_records(replace(p, languages=["nl"]), tmp_path / "out")
     assert {r["lang"] for r in nl} == {"nl"} and {r["system"] for r in nl} == {"En", "En+LCL"}
