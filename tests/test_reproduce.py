@@ -526,3 +526,15 @@ def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
     assert reproduce.claim_reading(-3.0, 1.0) == "reversed, by more than the seed std"
     p = replace(reproduce.PRESETS["cpu"], languages=["es"], sizes=[500, 1000])
     assert reproduce.write_tables(records, p, tmp_path, tables).read_text().count("**The paper's claims**") == 1
+
+
+def test_a_finished_run_drops_its_trainer_checkpoints_and_keeps_its_model(tmp_path):
+    d = tmp_path / "run"
+    (d / "checkpoint-150").mkdir(parents=True)
+    (d / "checkpoint-150" / "model.safetensors").write_text("weights")
+    (d / "model.safetensors").write_text("weights")
+    (d / "all_results.json").write_text("{}")
+    assert not reproduce.finished(d)
+    reproduce.mark_finished(d, 12.34)
+    assert reproduce.finished(d) and (d / "wall_seconds.txt").read_text() == "12.3\n"
+    assert not (d / "checkpoint-150").exists() and (d / "model.safetensors").read_text() == "weights"
