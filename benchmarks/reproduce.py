@@ -686,12 +686,14 @@ def finished_records(p: Preset, out: Path) -> list[dict]:
     the default 500, without retraining anything.
     """
     records = []
-    sizes = {int(d.name) for d in (out / "runs").glob("*") if d.name.isdigit()}
-    sizes |= {int(f.name.split("__")[0]) for f in (out / "records").glob("*__*__*__*.json")}
-    for size in sorted(sizes | set(p.sizes)):
-        seeds = {int(d.name) for d in (out / "runs" / str(size)).glob("*") if d.name.isdigit()}
-        seeds |= {int(f.name.split("__")[1]) for f in (out / "records").glob(f"{size}__*__*__*.json")}
-        for seed in sorted(seeds):
+    # (size, seed) of every run folder and every record: `runs/<size>/<seed>/…`, `records/<size>__<seed>__….json`
+    folders = ((d.parent.name, d.name) for d in (out / "runs").glob("*/*"))
+    pairs = {(int(size), int(seed)) for size, seed in folders if size.isdigit() and seed.isdigit()}
+    pairs |= {
+        (int(f.name.split("__")[0]), int(f.name.split("__")[1])) for f in (out / "records").glob("*__*__*__*.json")
+    }
+    for size in sorted({size for size, _ in pairs} | set(p.sizes)):
+        for seed in sorted(seed for s, seed in pairs if s == size):
             for system in SYSTEMS:
                 role = "student" if system in STUDENTS else "teacher"
                 for lang in run_languages(system, p.languages):
