@@ -13,6 +13,7 @@ offline encoder names, the device check and the output folder.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import re
 import sys
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-\d+$")
 RESUME_LATEST = ("true", "latest")
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class UsageError(ValueError):
@@ -42,6 +44,7 @@ def run_cli(fn: Callable[[], object], *errors: type[Exception], cleanup: Callabl
     """The scripts' error shell: run `fn`; a bad command line or bad data is one `error: ...` line and exit status 2.
 
     Only `UsageError`, `DataError` and the classes in `errors` are caught; anything else (a bug) keeps its traceback.
+    A full disk (or quota) is not a bug either: it is one `error:` line naming the file and exit status 1.
 
     Args:
         fn: the script's work, called with no arguments; what it returns is ignored.
@@ -49,7 +52,7 @@ def run_cli(fn: Callable[[], object], *errors: type[Exception], cleanup: Callabl
         cleanup: called in every case once `fn` is done (e.g. `destroy_process_group` under torchrun).
 
     Returns:
-        0, or 2 after printing `error: <one line>` to stderr.
+        0; 2 after printing `error: <one line>` to stderr for bad input; 1 for a full disk.
     """
     from concner.data.errors import DataError
 
@@ -58,10 +61,27 @@ def run_cli(fn: Callable[[], object], *errors: type[Exception], cleanup: Callabl
     except (UsageError, DataError, *errors) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        where = f": {exc.filename}" if isinstance(exc, OSError) and exc.filename else ""
+        print(f"error: no space left on device{where} (free some space and rerun)", file=sys.stderr)
+        return 1
     finally:
         if cleanup is not None:
             cleanup()
     return 0
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from) is a full disk or quota: an `OSError` with that errno, or a
+    wrapped one that says so (safetensors reports `IoError(Os { code: 28, ... "No space left on device" })`)."""
+    full = os.strerror(errno.ENOSPC)
+    while exc is not None:
+        if (isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS) or full in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -397,6 +417,7 @@ __all__ = [
     "attention_kwargs",
     "check_language_code",
     "check_output_dir",
+    "disk_full",
     "one_line",
     "plan_types_to_o",
     "resolve_attn_implementation",

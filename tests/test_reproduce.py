@@ -534,7 +534,9 @@ def test_a_finished_run_drops_its_trainer_checkpoints_and_keeps_its_model(tmp_pa
     (d / "checkpoint-150" / "model.safetensors").write_text("weights")
     (d / "model.safetensors").write_text("weights")
     (d / "all_results.json").write_text("{}")
+    (d / "checkpoint-notes").mkdir()  # not a Trainer checkpoint: kept
     assert not reproduce.finished(d)
     reproduce.mark_finished(d, 12.34)
     assert reproduce.finished(d) and (d / "wall_seconds.txt").read_text() == "12.3\n"
     assert not (d / "checkpoint-150").exists() and (d / "model.safetensors").read_text() == "weights"
+    assert (d / "checkpoint-notes").is_dir()

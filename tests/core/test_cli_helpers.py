@@ -3,6 +3,7 @@ offline encoder names on their own."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -75,6 +76,28 @@ def test_the_error_shell_prints_one_line_and_returns_2(capsys):
     with pytest.raises(ValueError, match="a bug"):  # anything else keeps its traceback, and is cleaned up after
         run_cli(fail(ValueError("a bug")), cleanup=lambda: cleaned.append(3))
     assert cleaned == [1, 2, 3]
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_exit_status_1(capsys):
+    import errno
+
+    def fill(number):
+        def fn():
+            raise OSError(number, os.strerror(number), "out/model.safetensors")
+
+        return fn
+
+    assert run_cli(fill(errno.ENOSPC)) == 1
+    err = capsys.readouterr().err
+    assert err == "error: no space left on device: out/model.safetensors (free some space and rerun)\n"
+    with pytest.raises(PermissionError):  # another OSError is not a full disk: it keeps its traceback
+        run_cli(fill(errno.EACCES))
+
+    def wrapped():  # how safetensors reports it: not an OSError, but its message says so
+        raise RuntimeError('Error while serializing: IoError(Os { code: 28, message: "No space left on device" })')
+
+    assert run_cli(wrapped) == 1
+    assert capsys.readouterr().err == "error: no space left on device (free some space and rerun)\n"
 
 
 def test_config_file_sets_defaults_and_rejects_unknown_keys(tmp_path):
