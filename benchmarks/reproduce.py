@@ -463,8 +463,10 @@ def mark_finished(d: Path, seconds: float) -> None:
     """Mark a run finished and drop its Trainer `checkpoint-*` folders: the kept model is in `d` itself, and a
     restart redoes an unfinished run from the start, so they are never read again (about 0.5 GB a run on e5-small,
     enough over a preset to fill a disk)."""
+    from concner.cli import CHECKPOINT_PATTERN  # the scripts' own notion of a Trainer checkpoint folder
+
     for checkpoint in d.glob("checkpoint-*"):
-        if checkpoint.is_dir():
+        if CHECKPOINT_PATTERN.match(checkpoint.name) and checkpoint.is_dir():
             shutil.rmtree(checkpoint)
     (d / "wall_seconds.txt").write_text(f"{seconds:.1f}\n")
 
