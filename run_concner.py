@@ -19,6 +19,8 @@ from typing import Any
 
 from concner.cli import (
     ATTN_IMPLEMENTATION_HELP,
+    DROPOUT_KERNEL_HELP,
+    DROPOUT_KERNELS,
     UsageError,
     accelerator_available,
     apply_config_file,
@@ -32,6 +34,7 @@ from concner.cli import (
     parse_language_files,
     plan_types_to_o,
     resolve_attn_implementation,
+    resolve_dropout_kernel,
     resolve_model_name,
     run_cli,
     trained_labels,
@@ -81,6 +84,7 @@ class ModelArguments:
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not the model's."})
     attn_implementation: str = field(default="auto", metadata={"help": ATTN_IMPLEMENTATION_HELP})
+    dropout_kernel: str = field(default="auto", metadata={"help": DROPOUT_KERNEL_HELP, "choices": DROPOUT_KERNELS})
     export_plain_bert: bool = field(
         default=False,
         metadata={"help": "Also save the trained teacher as a plain BertForTokenClassification in <output_dir>/bert."},
@@ -680,6 +684,10 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
         frozen = freeze_layers(model, concner_args.freeze_embeddings, concner_args.freeze_bottom_layers)
         weights = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         _print(f"frozen: {len(frozen)} parameter tensors ({weights:,} weights)")
+    if training_args.do_train and resolve_dropout_kernel(model_args.dropout_kernel, training_args.bf16) == "fast":
+        from trainers.fast_dropout import use_fast_dropout
+
+        _print(f"dropout: the fast kernel in {use_fast_dropout(model)} dropout modules")
     # run_distill initialises the student from the teacher's base encoder, as in the paper.
     model.config.base_model_name_or_path = model_args.model_name_or_path
     # The languages the teacher was paired with (run_distill checks --unlabeled_files against them).

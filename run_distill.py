@@ -46,6 +46,8 @@ from transformers import (
 
 from concner.cli import (
     ATTN_IMPLEMENTATION_HELP,
+    DROPOUT_KERNEL_HELP,
+    DROPOUT_KERNELS,
     UsageError,
     accelerator_available,
     apply_config_file,
@@ -59,6 +61,7 @@ from concner.cli import (
     parse_language_files,
     plan_types_to_o,
     resolve_attn_implementation,
+    resolve_dropout_kernel,
     resolve_model_name,
     run_cli,
     trained_labels,
@@ -125,6 +128,7 @@ class DistillModelArguments:
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where to cache models fetched from the Hub."})
     attn_implementation: str = field(default="auto", metadata={"help": ATTN_IMPLEMENTATION_HELP})
+    dropout_kernel: str = field(default="auto", metadata={"help": DROPOUT_KERNEL_HELP, "choices": DROPOUT_KERNELS})
 
 
 @dataclass
@@ -486,6 +490,10 @@ def prepare(
         student = load_student(student_path, teacher.config, attention, config=student_config, **hub)
     except OSError as exc:
         raise UsageError(f"cannot load the student {student_path}: {one_line(exc)}") from None
+    if training_args.do_train and resolve_dropout_kernel(model_args.dropout_kernel, training_args.bf16) == "fast":
+        from trainers.fast_dropout import use_fast_dropout
+
+        notes.append(f"dropout: the fast kernel in {use_fast_dropout(student)} dropout modules")
     label2id = {v: k for k, v in student.config.id2label.items()}
 
     def features(dataset: datasets.Dataset, with_labels: bool) -> datasets.Dataset:

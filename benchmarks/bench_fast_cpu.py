@@ -2,10 +2,14 @@
 
     python benchmarks/bench_fast_cpu.py              # README "Speed": the table of the fast CPU setting
     python benchmarks/bench_fast_cpu.py --rounds 5
+    python benchmarks/bench_fast_cpu.py --dropout    # the shipped setting: torch's dropout vs the fast kernel
 
 A step is forward (CE + LCL + TCL) + backward + AdamW on 64 rows of 40 tokens (32 pairs), word embeddings frozen,
 as in the cpu preset. Per optimizer, the four attention × precision settings are timed interleaved (order reversed
 every other round) after a warm-up step each; the medians are printed. Run it on an otherwise idle machine.
+
+`--dropout` times the shipped setting (eager attention, fused AdamW, bf16 autocast) with torch's dropout and with
+`trainers.fast_dropout` (`--dropout_kernel native` / `fast`), interleaved in the same way, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -19,57 +23,105 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="offline:e5-small")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args(argv)
-
+def step_batch() -> dict:
+    """64 rows of 40 random tokens (32 pairs) with random labels, seeded."""
     import torch
 
-    from concner.encoders import resolve_model_name_or_path
-    from modeling_concner import ConCNERConfig, ConCNERForTokenClassification
-
-    path = str(resolve_model_name_or_path(args.model))
     rows, length = 64, 40
     generator = torch.Generator().manual_seed(0)
-    batch = {
+    return {
         "input_ids": torch.randint(5, 1000, (rows, length), generator=generator),
         "attention_mask": torch.ones(rows, length, dtype=torch.long),
         "labels": torch.randint(0, 9, (rows, length), generator=generator),
         "pair_ids": torch.arange(rows) % (rows // 2),
     }
-    settings = [(attn, bf16) for attn in ("sdpa", "eager") for bf16 in (False, True)]
+
+
+def build(path: str, attn: str, fused: bool) -> tuple:
+    """The teacher in training mode (word embeddings frozen, as in the cpu preset) and its AdamW."""
+    import torch
+
+    from modeling_concner import ConCNERConfig, ConCNERForTokenClassification
+
+    config = ConCNERConfig.from_pretrained(path, num_labels=9)
+    model = ConCNERForTokenClassification.from_pretrained(path, config=config, attn_implementation=attn)
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    model.train()  # `from_pretrained` gives a model in evaluation mode: no dropout, unlike a real training step
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return model, torch.optim.AdamW(trainable, lr=1e-5, fused=fused)
+
+
+def train_step(model, optimizer, batch: dict, bf16: bool) -> float:
+    """Seconds of one forward + backward + optimizer step."""
+    import torch
+
+    start = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        loss = model(**batch).loss
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return time.perf_counter() - start
+
+
+def interleaved(steps: dict, rounds: int) -> dict:
+    """Median seconds of each of `steps` (name -> callable), after a warm-up call each, order reversed every other
+    round."""
+    names = list(steps)
+    for name in names:
+        steps[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else names[::-1]:
+            times[name].append(steps[name]())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def dropout_kernels(model_name: str, rounds: int) -> int:
+    """The shipped setting's step with torch's dropout and with the fast kernel; prints both and their ratio."""
+    from concner.encoders import resolve_model_name_or_path
+    from trainers.fast_dropout import use_fast_dropout
+
+    path = str(resolve_model_name_or_path(model_name))
+    batch = step_batch()
+    native = build(path, "eager", fused=True)
+    fast = build(path, "eager", fused=True)
+    use_fast_dropout(fast[0])
+    medians = interleaved(
+        {"native": lambda: train_step(*native, batch, True), "fast": lambda: train_step(*fast, batch, True)}, rounds
+    )
+    print("| dropout kernel | step (eager, fused AdamW, bf16) |\n|---|---:|")
+    for name, seconds in medians.items():
+        print(f"| {name} | {seconds:.3f} s |")
+    print(f"fast / native: {medians['fast'] / medians['native']:.3f} (medians of {rounds} interleaved rounds)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="offline:e5-small")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dropout", action="store_true", help="torch's dropout vs the fast kernel, shipped setting")
+    args = parser.parse_args(argv)
+    if args.dropout:
+        return dropout_kernels(args.model, args.rounds)
+
+    from concner.encoders import resolve_model_name_or_path
+
+    path = str(resolve_model_name_or_path(args.model))
+    batch = step_batch()
     print("| attention | optimizer | fp32 | bf16 autocast |\n|---|---|---:|---:|")
     for fused in (False, True):
-        models = {}
-        for attn in ("sdpa", "eager"):
-            config = ConCNERConfig.from_pretrained(path, num_labels=9)
-            model = ConCNERForTokenClassification.from_pretrained(path, config=config, attn_implementation=attn)
-            model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-            trainable = [p for p in model.parameters() if p.requires_grad]
-            models[attn] = (model, torch.optim.AdamW(trainable, lr=1e-5, fused=fused))
-
-        def step(attn: str, bf16: bool) -> float:
-            model, optimizer = models[attn]
-            start = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = model(**batch).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            return time.perf_counter() - start
-
-        for setting in settings:
-            step(*setting)
-        times: dict[tuple[str, bool], list[float]] = {s: [] for s in settings}
-        for i in range(args.rounds):
-            for setting in settings if i % 2 == 0 else settings[::-1]:
-                times[setting].append(step(*setting))
+        models = {attn: build(path, attn, fused) for attn in ("sdpa", "eager")}
+        steps = {
+            (attn, bf16): (lambda attn=attn, bf16=bf16: train_step(*models[attn], batch, bf16))
+            for attn in ("sdpa", "eager")
+            for bf16 in (False, True)
+        }
+        medians = interleaved(steps, args.rounds)
         name = "fused AdamW" if fused else "AdamW (torch's CPU default loop)"
         for attn in ("sdpa", "eager"):
-            fp32, bf16 = (statistics.median(times[(attn, b)]) for b in (False, True))
-            print(f"| {attn} | {name} | {fp32:.2f} s | {bf16:.2f} s |")
+            print(f"| {attn} | {name} | {medians[(attn, False)]:.2f} s | {medians[(attn, True)]:.2f} s |")
     return 0
 
 

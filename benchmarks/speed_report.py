@@ -13,8 +13,8 @@
 
     python benchmarks/speed_report.py --whole_runs /tmp/speed_runs   # whole runs only, fp32 vs bf16 (~20 min)
 
-6. whole cpu-preset runs, the fast setting (`cpu`: bf16 autocast, eager attention, fused AdamW) vs the fp32
-   setting before it (`cpu_fp32`): a `concner` teacher on 500 pairs and a teacher-initialised student on 2,000
+6. whole cpu-preset runs, the fast setting (`cpu`: bf16 autocast, eager attention, fused AdamW, fast dropout) vs
+   the fp32 setting before it (`cpu_fp32`): a `concner` teacher on 500 pairs and a teacher-initialised student on 2,000
    unlabelled sentences (wall time, command to exit)
 """
 
@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         metavar="WORK_DIR",
-        help="only time whole runs, `cpu_fp32` vs the `cpu` preset (bf16, eager attention, fused AdamW): a "
-        "concner teacher on 500 pairs, a student on 2,000 sentences; about 20 minutes on 2 cores",
+        help="only time whole runs, `cpu_fp32` vs the `cpu` preset (bf16, eager attention, fused AdamW, fast "
+        "dropout): a concner teacher on 500 pairs, a student on 2,000 sentences; about 20 minutes on 2 cores",
     )
     parser.add_argument("--lang", default="es", help="target language of --whole_runs")
     parser.add_argument("--seed", type=int, default=1, help="seed of --whole_runs")

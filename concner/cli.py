@@ -190,6 +190,23 @@ def resolve_attn_implementation(requested: str, bf16: bool) -> str | None:
     return "eager" if bf16 and not accelerator_available() else None
 
 
+DROPOUT_KERNELS = ("auto", "fast", "native")
+
+
+def resolve_dropout_kernel(requested: str, bf16: bool) -> str:
+    """`--dropout_kernel auto`: `fast` (`trainers.fast_dropout`) under CPU bf16 autocast, torch's `native` otherwise.
+
+    On a CPU, torch's dropout spends its time drawing one Bernoulli sample per element: 15% of an e5-small teacher
+    step under bf16 on this project's 2-core machine. The fast kernel draws the keep decisions of four elements at
+    once (README, "Speed"). On a GPU, torch's fused dropout is the faster one.
+    """
+    if requested not in DROPOUT_KERNELS:
+        raise UsageError(f"--dropout_kernel must be one of {', '.join(DROPOUT_KERNELS)}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    return "fast" if bf16 and not accelerator_available() else "native"
+
+
 def attention_kwargs(implementation: str | None) -> dict[str, str]:
     """`from_pretrained` keyword arguments for an attention implementation (none for transformers' default)."""
     return {"attn_implementation": implementation} if implementation else {}
@@ -407,8 +424,16 @@ ATTN_IMPLEMENTATION_HELP = (
     "default), `eager` or `sdpa`."
 )
 
+DROPOUT_KERNEL_HELP = (
+    "Dropout while training: `auto` (`fast` under bf16 on a CPU, else `native`), `fast` (four keep decisions per "
+    "64-bit random draw, keep probability rounded to 1/65536; about 3x cheaper than torch's on a CPU) or `native` "
+    "(torch's)."
+)
+
 __all__ = [
     "ATTN_IMPLEMENTATION_HELP",
+    "DROPOUT_KERNELS",
+    "DROPOUT_KERNEL_HELP",
     "OneLineArgumentParser",
     "UsageError",
     "accelerator_available",
@@ -421,6 +446,7 @@ __all__ = [
     "one_line",
     "plan_types_to_o",
     "resolve_attn_implementation",
+    "resolve_dropout_kernel",
     "resolve_model_name",
     "run_cli",
 ]

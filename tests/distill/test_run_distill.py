@@ -116,8 +116,9 @@ def test_tsl_teacher_end_to_end(tmp_path, files, bert_teacher, capsys):
 
 
 @pytest.mark.parametrize("cache", [True, False])
-def test_bf16_autocast_on_the_cpu(cache, tmp_path, files, bert_teacher, base_encoder):
-    """`--bf16` alone means CPU autocast (no `--use_cpu` needed without a GPU); the KD loss stays finite."""
+def test_bf16_autocast_on_the_cpu(cache, tmp_path, files, bert_teacher, base_encoder, capsys):
+    """`--bf16` alone means CPU autocast (no `--use_cpu` needed without a GPU) and the fast dropout kernel in the
+    student (`--dropout_kernel auto`); the KD loss stays finite."""
     import math
 
     argv = _common(
@@ -133,6 +134,7 @@ def test_bf16_autocast_on_the_cpu(cache, tmp_path, files, bert_teacher, base_enc
     _, _, training_args = run_distill.parse_arguments(argv)
     assert training_args.bf16 and training_args.use_cpu
     assert run_distill.main(argv) == 0
+    assert "dropout: the fast kernel in" in capsys.readouterr().out
     state = json.loads((tmp_path / "student" / "trainer_state.json").read_text())
     kd = [h["kd_loss"] for h in state["log_history"] if "kd_loss" in h]
     assert kd and all(math.isfinite(x) and x > 0 for x in kd)
