@@ -746,6 +746,9 @@ def run(argv: list[str] | None = None) -> dict[str, float]:
 
         path = export_plain_bert(training_args.output_dir, os.path.join(training_args.output_dir, "bert"))
         _print(f"plain BertForTokenClassification saved to {path}")
+    # Every process finishes its work (the main one writes the card) before any tears the process group down: a gloo
+    # process whose peer has already exited can abort at teardown (SIGABRT), failing a finished torchrun job.
+    trainer.accelerator.wait_for_everyone()
     return all_metrics
 
 

@@ -592,6 +592,9 @@ def run(
         trainer.push_to_hub()  # saves, writes the ConCNER card once, uploads the model files only
     elif training_args.do_train:
         trainer.create_model_card()
+    # Every process finishes its work (the main one writes the card) before any tears the process group down: a gloo
+    # process whose peer has already exited can abort at teardown (SIGABRT), failing a finished torchrun job.
+    trainer.accelerator.wait_for_everyone()
     return all_metrics
 
 

@@ -540,3 +540,16 @@ def test_a_finished_run_drops_its_trainer_checkpoints_and_keeps_its_model(tmp_pa
     assert reproduce.finished(d) and (d / "wall_seconds.txt").read_text() == "12.3\n"
     assert not (d / "checkpoint-150").exists() and (d / "model.safetensors").read_text() == "weights"
     assert (d / "checkpoint-notes").is_dir()
+
+
+def test_the_cpu_preset_trains_with_the_fast_setting_and_cpu_fp32_with_the_one_before_it(tmp_path):
+    """`cpu`: bf16, fused AdamW and the default dropout kernel (`auto`: the fast one under CPU bf16); `cpu_fp32`: the
+    setting before it, fp32 and torch's own dropout, for teachers and students alike."""
+    paths = {"es": {"train": "en.txt", "dev": "dev.txt", "translation": "es.txt", "test": None, "unlabeled": "u.txt"}}
+    for name, fast in (("cpu", True), ("cpu_fp32", False)):
+        p = reproduce.PRESETS[name]
+        teacher = reproduce.teacher_cmd(p, "m", "En+Trans+LCL+TCL", "es", 500, 1, tmp_path / "t", paths)
+        student = reproduce.student_cmd(p, "m", tmp_path / "t", "es", 1, tmp_path / "s", paths, "teacher")
+        for cmd in (teacher, student):
+            assert ("--bf16" in cmd) is fast and ("adamw_torch_fused" in cmd) is fast
+            assert ("--dropout_kernel" not in cmd) if fast else (_arg(cmd, "--dropout_kernel") == "native")
