@@ -610,14 +610,14 @@ def score_test_set(
     `id2label` (default: the model's) names the predicted ids; the run maps the types of `--map_types_to_o` to `O`
     there, as in the references. `prepare` has already refused a test set with a type the student lacks.
     """
-    output = trainer.predict(features, metric_key_prefix=prefix)
+    output = trainer.predict(features, metric_key_prefix=prefix, teacher_loss=False)  # the student alone
     id2label = id2label or trainer.model.config.id2label
     references = dataset["ner_tags"]
     predicted = word_level_predictions(
         output.predictions, features["example_index"], features["word_index"], [len(r) for r in references], id2label
     )
     metrics = flatten_scores(ner_scores(references, predicted), prefix=f"{prefix}_")
-    metrics.update({k: v for k, v in output.metrics.items() if k.endswith(("_loss", "_runtime"))})
+    metrics.update({k: v for k, v in output.metrics.items() if k.endswith("_runtime")})
     return metrics
 
 

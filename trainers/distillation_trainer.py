@@ -198,6 +198,26 @@ class DistillationTrainer(ConCNERBaseTrainer):
         teacher_model.eval()
         self.teacher_model = self.accelerator.prepare_model(teacher_model, evaluation_mode=True)
         self.teacher_model.eval()
+        self._teacher_loss = True
+
+    def predict(
+        self,
+        test_dataset: Any,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "test",
+        teacher_loss: bool = True,
+    ) -> Any:
+        """`Trainer.predict`; `teacher_loss=False` runs the student alone where no teacher logits are cached.
+
+        The loss of a prediction is the distance to the teacher, so without a cache it costs a teacher forward pass
+        per batch: as much again as the student's, for a figure that scoring a test set does not need. Without it,
+        the metrics have no `<prefix>_loss`.
+        """
+        self._teacher_loss = teacher_loss
+        try:
+            return super().predict(test_dataset, ignore_keys=ignore_keys, metric_key_prefix=metric_key_prefix)
+        finally:
+            self._teacher_loss = True
 
     def _set_signature_columns_if_needed(self) -> None:
         super()._set_signature_columns_if_needed()
@@ -250,6 +270,12 @@ class DistillationTrainer(ConCNERBaseTrainer):
         """Loss against the teacher, the student's logits and the batch's labels (if any)."""
         inputs = self._prepare_inputs(inputs)
         labels = inputs.get("labels")
+        if not self._teacher_loss and inputs.get(TEACHER_LOGITS_COLUMN) is None:
+            with torch.no_grad(), self.compute_loss_context_manager():
+                logits = model(**{k: inputs[k] for k in STUDENT_INPUT_COLUMNS if inputs.get(k) is not None}).logits
+            if prediction_loss_only:
+                return None, None, None
+            return None, logits.detach(), labels.detach() if labels is not None else None
         with torch.no_grad(), self.compute_loss_context_manager():
             loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
         loss = loss.detach().mean()

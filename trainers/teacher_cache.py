@@ -85,12 +85,17 @@ def add_teacher_logits(
 
     features = dataset.features.copy()
     features[column] = List(List(Value("float32")))
-    key = [dataset._fingerprint, model_fingerprint(teacher), column, "teacher-logits-v1"]
+    # v2: the teacher runs over the rows longest first (v1 files hold dataset order, so they must not be reused)
+    key = [dataset._fingerprint, model_fingerprint(teacher), column, "teacher-logits-v2"]
     fingerprint = Hasher.hash(key + ([str(autocast_dtype)] if autocast_dtype is not None else []))
+    # Batches of rows of similar length carry little padding (`sort_for_inference`); the rows go back to their
+    # order afterwards, so the column lines up with `dataset` whatever the order the teacher saw them in.
+    lengths = np.fromiter((len(ids) for ids in dataset["input_ids"]), dtype=np.int64, count=len(dataset))
+    order = np.argsort(-lengths, kind="stable")
     was_training = teacher.training
     teacher.eval()
     try:
-        return dataset.map(
+        cached = dataset.select(order).map(
             compute,
             batched=True,
             batch_size=batch_size,
@@ -100,6 +105,7 @@ def add_teacher_logits(
         )
     finally:
         teacher.train(was_training)
+    return cached.select(np.argsort(order)).flatten_indices(new_fingerprint=Hasher.hash([fingerprint, "in order"]))
 
 
 def ensemble_log_probs(logits: list[np.ndarray]) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from datasets import Dataset
@@ -116,6 +117,25 @@ def test_cached_training_never_runs_the_teacher(tmp_path, tiny_tokenizer, teache
     trainer.teacher_model.forward = fail
     trainer.train()
     assert [h["kd_loss"] for h in trainer.state.log_history if "kd_loss" in h]
+
+
+def test_predict_without_the_teacher_loss_never_runs_it(tmp_path, tiny_tokenizer, teacher, student, unlabelled):
+    """Scoring a test set (`run_distill.score_test_set`) predicts with the student alone: same logits, no loss."""
+    trainer = _trainer(tmp_path, student, teacher, tiny_tokenizer, unlabelled)
+    with_loss = trainer.predict(unlabelled)
+    assert "test_loss" in with_loss.metrics
+    forward = trainer.teacher_model.forward
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the teacher ran although no loss was asked for")
+
+    trainer.teacher_model.forward = fail
+    alone = trainer.predict(unlabelled, teacher_loss=False)
+    assert "test_loss" not in alone.metrics
+    np.testing.assert_allclose(alone.predictions, with_loss.predictions, atol=1e-6)
+    with pytest.raises(AssertionError, match="the teacher ran"):
+        trainer.predict(unlabelled)  # the default (and the evaluation loss) still runs the teacher
+    trainer.teacher_model.forward = forward
 
 
 def test_stale_cache_is_an_error(tiny_tokenizer, teacher, unlabelled):
