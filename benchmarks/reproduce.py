@@ -245,6 +245,15 @@ _FP32 = [*_CPU_SPEED, "--dropout_kernel", "native"]
 PRESETS["cpu_fp32"] = replace(PRESETS["cpu"], extra_teacher=_FP32, extra_student=_FP32)
 
 
+# The control of the fast dropout kernel's accuracy check (README "Speed", 2026-12-06): the cpu preset with torch's own
+# dropout, so that the two differ in the dropout kernel alone, on the same machine.
+PRESETS["cpu_native_dropout"] = replace(
+    PRESETS["cpu"],
+    extra_teacher=[*PRESETS["cpu"].extra_teacher, "--dropout_kernel", "native"],
+    extra_student=[*PRESETS["cpu"].extra_student, "--dropout_kernel", "native"],
+)
+
+
 # Languages whose CoNLL test set is held out from this project: their dev set is scored in its place, labelled
 # "dev set used as test" in every table, and never used to select anything (selection reads English dev only).
 DEV_AS_TEST = {"de"}
@@ -591,6 +600,7 @@ DEFAULT_MINUTES = {
     "smoke": (0.2, 0.2),
     "cpu": (3.5, 4.0),
     "cpu_fp32": (5.5, 6.5),
+    "cpu_native_dropout": (3.5, 4.0),
     "cpu_converged": (8.0, 10.0),  # a guess (up to 3x the cpu teacher's epochs, early stopping): no run yet
     "paper": (30.0, 20.0),
 }
