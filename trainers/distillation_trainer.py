@@ -21,6 +21,11 @@ from .teacher_cache import teacher_logits
 STUDENT_INPUT_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds")
 
 
+def student_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    """The model inputs of a batch (no labels, word indices or cached teacher logits)."""
+    return {k: batch[k] for k in STUDENT_INPUT_COLUMNS if batch.get(k) is not None}
+
+
 class IncompatibleModelsError(ValueError):
     """Teacher and student do not share the tokenizer or the label map (one-line message)."""
 
@@ -238,16 +243,16 @@ class DistillationTrainer(ConCNERBaseTrainer):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         """`L_KD` (+ `kd_hard_label_weight · L_hard`) between the student and the teacher (cached or on the fly)."""
-        student_inputs = {k: inputs[k] for k in STUDENT_INPUT_COLUMNS if inputs.get(k) is not None}
+        model_inputs = student_inputs(inputs)
         mask = distilled_positions(inputs.get("word_index"), inputs.get("labels"), inputs.get("attention_mask"))
-        outputs = model(**student_inputs)
+        outputs = model(**model_inputs)
         cached = inputs.get(TEACHER_LOGITS_COLUMN)
-        target = cached if cached is not None else self.compute_teacher_logits(student_inputs)
+        target = cached if cached is not None else self.compute_teacher_logits(model_inputs)
         if self.kd_subword_targets == "all":
-            ids = student_inputs["input_ids"]
+            ids = model_inputs["input_ids"]
             content = ~torch.isin(ids, self._special_ids.to(ids.device))
-            if student_inputs.get("attention_mask") is not None:
-                content &= student_inputs["attention_mask"].bool()
+            if model_inputs.get("attention_mask") is not None:
+                content &= model_inputs["attention_mask"].bool()
             owner = continuation_owner(mask, content)
             target = spread_to_subwords(target, owner, mask, self._inside_of)
             mask = owner >= 0
@@ -272,7 +277,7 @@ class DistillationTrainer(ConCNERBaseTrainer):
         labels = inputs.get("labels")
         if not self._teacher_loss and inputs.get(TEACHER_LOGITS_COLUMN) is None:
             with torch.no_grad(), self.compute_loss_context_manager():
-                logits = model(**{k: inputs[k] for k in STUDENT_INPUT_COLUMNS if inputs.get(k) is not None}).logits
+                logits = model(**student_inputs(inputs)).logits
             if prediction_loss_only:
                 return None, None, None
             return None, logits.detach(), labels.detach() if labels is not None else None
