@@ -553,3 +553,25 @@ def test_the_cpu_preset_trains_with_the_fast_setting_and_cpu_fp32_with_the_one_b
         for cmd in (teacher, student):
             assert ("--bf16" in cmd) is fast and ("adamw_torch_fused" in cmd) is fast
             assert ("--dropout_kernel" not in cmd) if fast else (_arg(cmd, "--dropout_kernel") == "native")
+
+
+def test_learning_rate_overrides_the_teachers_rate_only(tmp_path, fake_runs):
+    """`--learning_rate` (choosing a rate on English dev) reaches every teacher command and no student command."""
+    tests = tmp_path / "tests"
+    for lang in ("es", "nl"):
+        (tests / lang).mkdir(parents=True)
+        (tests / lang / "test.txt").write_text("Madrid B-LOC\n\n")
+    out = tmp_path / "out"
+    argv = ["--preset", "smoke", "--systems", "En", "En-KD", "--languages", "es", "--output_dir", str(out)]
+    assert reproduce.main([*argv, "--learning_rate", "2e-4", "--no_analysis", "--test_dir", str(tests)]) == 0
+    teachers = [cmd for cmd in fake_runs if "run_concner.py" in cmd[1]]
+    students = [cmd for cmd in fake_runs if "run_distill.py" in cmd[1]]
+    assert teachers and students
+    assert {_arg(cmd, "--learning_rate") for cmd in teachers} == {"0.0002"}
+    assert "0.0002" not in {_arg(cmd, "--learning_rate") for cmd in students}
+
+
+def test_the_converged_preset_trains_teachers_at_its_own_rate():
+    """`cpu_converged` teachers at 2e-4 (chosen on English dev: `En` collapsed at the cpu preset's 4e-4)."""
+    assert reproduce.PRESETS["cpu_converged"].learning_rate == 2e-4
+    assert reproduce.PRESETS["cpu"].learning_rate == 4e-4
