@@ -154,6 +154,9 @@ def _common(args: argparse.Namespace, output_dir: Path, seed: int | None = None)
         "none",
         "--save_only_model",
         "true",
+        # the same numbers on every run of the demo: LCL's backward on a CPU is not bit-reproducible otherwise
+        "--full_determinism",
+        "true",
         "--train_sampling_strategy",
         "group_by_length",
         "--validation_file",
