@@ -233,8 +233,9 @@ PRESETS = {
 # evaluations (150 steps), with a cap of 30 epochs for teachers (the paper's) and 10 for students. The same budget
 # rule for every system, so that no system is compared before it has converged.
 # Teachers train at lr 2e-4, one rate for every system, chosen on English dev (seed 1, 300 dev sentences; README
-# "The converged view: the learning rate", 2026-12-06): at the cpu preset's 4e-4 the `En` teacher collapsed to all-O
-# (dev F1 0.0 to step 480) while the ConCNER teacher reached 83.9; at 1e-4 `En` reached 81.0 and ConCNER 78.5.
+# "The converged view: the teachers' learning rate (2026-12-06)"): at the cpu preset's 4e-4 the `En` teacher collapsed
+# to all-O (dev F1 0.0 to step 480) while the ConCNER teacher reached 83.9; at 1e-4 `En` reached 81.0 and ConCNER
+# 78.5; at 2e-4, 84.0 and 83.7.
 PRESETS["cpu_converged"] = replace(
     PRESETS["cpu"],
     epochs=30,
