@@ -45,10 +45,16 @@ def fake_runs(monkeypatch):
     return launched
 
 
-def _preset(tmp_path: Path):
+def _write_test_sets(tmp_path: Path) -> Path:
+    """A `--test_dir` with one-sentence es and nl test sets (de is scored on its dev set)."""
     for lang in ("es", "nl"):
         (tmp_path / "tests" / lang).mkdir(parents=True)
         (tmp_path / "tests" / lang / "test.txt").write_text("Madrid B-LOC\n\n")
+    return tmp_path / "tests"
+
+
+def _preset(tmp_path: Path):
+    _write_test_sets(tmp_path)
     return replace(reproduce.PRESETS["cpu"], model=str(tmp_path / "model"), languages=["de", "es", "nl"])
 
 
@@ -557,10 +563,7 @@ def test_the_cpu_preset_trains_with_the_fast_setting_and_cpu_fp32_with_the_one_b
 
 def test_learning_rate_overrides_the_teachers_rate_only(tmp_path, fake_runs):
     """`--learning_rate` (choosing a rate on English dev) reaches every teacher command and no student command."""
-    tests = tmp_path / "tests"
-    for lang in ("es", "nl"):
-        (tests / lang).mkdir(parents=True)
-        (tests / lang / "test.txt").write_text("Madrid B-LOC\n\n")
+    tests = _write_test_sets(tmp_path)
     out = tmp_path / "out"
     argv = ["--preset", "smoke", "--systems", "En", "En-KD", "--languages", "es", "--output_dir", str(out)]
     assert reproduce.main([*argv, "--learning_rate", "2e-4", "--no_analysis", "--test_dir", str(tests)]) == 0
