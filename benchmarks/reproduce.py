@@ -606,7 +606,7 @@ DEFAULT_MINUTES = {
     "cpu": (3.5, 4.0),
     "cpu_fp32": (5.5, 6.5),
     "cpu_native_dropout": (3.5, 4.0),
-    "cpu_converged": (8.5, 10.0),  # teachers: paired 8.3-8.6 min, En 4.3 (2026-12-06, 30-epoch cap); students: a guess
+    "cpu_converged": (8.5, 10.0),  # teachers: paired 8.2-10.3 min, En 3.9-5.5 (2026-12-06); students: a guess
     "paper": (30.0, 20.0),
 }
 
