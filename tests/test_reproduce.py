@@ -561,8 +561,11 @@ def test_the_cpu_preset_trains_with_the_fast_setting_and_cpu_fp32_with_the_one_b
             assert ("--dropout_kernel" not in cmd) if fast else (_arg(cmd, "--dropout_kernel") == "native")
 
 
-def test_learning_rate_overrides_the_teachers_rate_only(tmp_path, fake_runs):
+def test_learning_rate_overrides_the_teachers_rate_only(tmp_path, fake_runs, monkeypatch):
     """`--learning_rate` (choosing a rate on English dev) reaches every teacher command and no student command."""
+    # the plot needs the `bench` extra, which the test install (`.[dev,offline]`) lacks; this test is about commands
+    monkeypatch.setattr(reproduce, "missing_packages", lambda analysis: [])
+    monkeypatch.setattr(reproduce, "plot_f1", lambda records, out: None)
     tests = _write_test_sets(tmp_path)
     out = tmp_path / "out"
     argv = ["--preset", "smoke", "--systems", "En", "En-KD", "--languages", "es", "--output_dir", str(out)]
