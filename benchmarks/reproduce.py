@@ -236,13 +236,19 @@ PRESETS = {
 # "The converged view: the teachers' learning rate (2026-12-06)"): at the cpu preset's 4e-4 the `En` teacher collapsed
 # to all-O (dev F1 0.0 to step 480) while the ConCNER teacher reached 83.9; at 1e-4 `En` reached 81.0 and ConCNER
 # 78.5; at 2e-4, 84.0 and 83.7.
+# `--full_determinism` (transformers' switch: deterministic torch kernels) makes each run repeat bit for bit: without
+# it LCL's CPU backward varies in the 12th digit and a paired teacher's English dev F1 moved by 1.2 between two runs of
+# one seed. Measured at no cost (2026-12-07, ConCNER es teacher, 30 steps: 49.7-50.7 s without, 48.6-51.9 s with; two
+# 15-step runs with it gave identical weights). The records of 2026-12-06 (En seeds 1-3, ConCNER teacher seeds 1-2)
+# were trained before it.
+_CONVERGED = ["--early_stopping_patience", "3", "--full_determinism", "true"]
 PRESETS["cpu_converged"] = replace(
     PRESETS["cpu"],
     epochs=30,
     learning_rate=2e-4,
     distill_epochs=10,
-    extra_teacher=[*PRESETS["cpu"].extra_teacher, "--early_stopping_patience", "3"],
-    extra_student=[*PRESETS["cpu"].extra_student, "--early_stopping_patience", "3"],
+    extra_teacher=[*PRESETS["cpu"].extra_teacher, *_CONVERGED],
+    extra_student=[*PRESETS["cpu"].extra_student, *_CONVERGED],
 )
 # The cpu preset before the fast CPU setting: fp32, torch's default AdamW and torch's own dropout (results in
 # benchmarks/results/cpu_fp32). `--dropout_kernel auto` would pick `native` in fp32 too: the flag says it outright.

@@ -581,3 +581,12 @@ def test_the_converged_preset_trains_teachers_at_its_own_rate():
     """`cpu_converged` teachers at 2e-4 (chosen on English dev: `En` collapsed at the cpu preset's 4e-4)."""
     assert reproduce.PRESETS["cpu_converged"].learning_rate == 2e-4
     assert reproduce.PRESETS["cpu"].learning_rate == 4e-4
+
+
+def test_the_converged_preset_repeats_bit_for_bit(tmp_path):
+    """Every `cpu_converged` run, teacher and student, asks transformers for deterministic kernels and stops early."""
+    p = replace(reproduce.PRESETS["cpu_converged"], model=str(tmp_path / "model"), languages=["es"])
+    runs = reproduce.plan_runs(p, tmp_path / "out", ["En", "ConCNER"], _write_test_sets(tmp_path), p.model)
+    assert {r.cmd[1] for r in runs} == {"run_concner.py", "run_distill.py"}
+    for run in runs:
+        assert _arg(run.cmd, "--full_determinism") == "true" and _arg(run.cmd, "--early_stopping_patience") == "3"
