@@ -3,6 +3,7 @@
     python benchmarks/bench_fast_cpu.py              # README "Speed": the table of the fast CPU setting
     python benchmarks/bench_fast_cpu.py --rounds 5
     python benchmarks/bench_fast_cpu.py --dropout    # the shipped setting: torch's dropout vs the fast kernel
+    python benchmarks/bench_fast_cpu.py --compile    # the shipped setting vs the same under torch.compile
 
 A step is forward (CE + LCL + TCL) + backward + AdamW on 64 rows of 40 tokens (32 pairs), word embeddings frozen,
 as in the cpu preset. Per optimizer, the four attention × precision settings are timed interleaved (order reversed
@@ -10,6 +11,11 @@ every other round) after a warm-up step each; the medians are printed. Run it on
 
 `--dropout` times the shipped setting (eager attention, fused AdamW, bf16 autocast) with torch's dropout and with
 `trainers.fast_dropout` (`--dropout_kernel native` / `fast`), interleaved in the same way, and prints the ratio.
+
+`--compile` times the shipped setting against `torch.compile` of the same model (inductor, what transformers'
+`--torch_compile` does), with torch's dropout (inductor fuses its random draws) and with the fast kernel. Batches
+cycle through several lengths, as length-grouped batches do, so that recompilation is paid and counted: the first
+pass over the lengths is reported apart (the compile cost), then the interleaved medians of later passes.
 """
 
 from __future__ import annotations
@@ -23,11 +29,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def step_batch() -> dict:
-    """64 rows of 40 random tokens (32 pairs) with random labels, seeded."""
+def step_batch(length: int = 40) -> dict:
+    """64 rows of `length` random tokens (32 pairs) with random labels, seeded."""
     import torch
 
-    rows, length = 64, 40
+    rows = 64
     generator = torch.Generator().manual_seed(0)
     return {
         "input_ids": torch.randint(5, 1000, (rows, length), generator=generator),
@@ -97,12 +103,54 @@ def dropout_kernels(model_name: str, rounds: int) -> int:
     return 0
 
 
+def compiled_steps(model_name: str, rounds: int, lengths: tuple[int, ...] = (24, 32, 40, 48, 64)) -> int:
+    """The shipped step against `torch.compile`d models over batches of several lengths; prints the compile cost
+    (the first pass over the lengths) and the medians of a pass over the lengths, interleaved, and their ratios."""
+    import torch
+
+    from concner.encoders import resolve_model_name_or_path
+    from trainers.fast_dropout import use_fast_dropout
+
+    path = str(resolve_model_name_or_path(model_name))
+    batches = [step_batch(length) for length in lengths]
+    shipped = build(path, "eager", fused=True)
+    use_fast_dropout(shipped[0])
+    compiled_native = build(path, "eager", fused=True)
+    compiled_fast = build(path, "eager", fused=True)
+    use_fast_dropout(compiled_fast[0])
+    settings = {"shipped": shipped}
+    for name, (model, optimizer) in (("compiled, torch's dropout", compiled_native), ("compiled, fast dropout",
+                                                                                      compiled_fast)):  # fmt: skip
+        settings[name] = (torch.compile(model), optimizer)
+
+    def one_pass(name: str) -> float:
+        return sum(train_step(*settings[name], batch, True) for batch in batches)
+
+    first = {name: one_pass(name) for name in settings}
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    names = list(settings)
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else names[::-1]:
+            times[name].append(one_pass(name))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"| setting (eager, fused AdamW, bf16) | first pass over lengths {lengths} | later passes (median) | "
+          "ratio to shipped |\n|---|---:|---:|---:|")  # fmt: skip
+    for name in names:
+        ratio = medians[name] / medians["shipped"]
+        print(f"| {name} | {first[name]:.1f} s | {medians[name]:.2f} s | {ratio:.3f} |")
+    print(f"(medians of {rounds} interleaved rounds of {len(lengths)} steps each)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="offline:e5-small")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--dropout", action="store_true", help="torch's dropout vs the fast kernel, shipped setting")
+    parser.add_argument("--compile", action="store_true", help="the shipped setting vs torch.compile of it")
     args = parser.parse_args(argv)
+    if args.compile:
+        return compiled_steps(args.model, args.rounds)
     if args.dropout:
         return dropout_kernels(args.model, args.rounds)
 
