@@ -70,11 +70,11 @@ def train_step(model, optimizer, batch: dict, bf16: bool) -> float:
     return time.perf_counter() - start
 
 
-def interleaved(steps: dict, rounds: int) -> dict:
-    """Median seconds of each of `steps` (name -> callable), after a warm-up call each, order reversed every other
-    round."""
+def interleaved(steps: dict, rounds: int, warm_up: bool = True) -> dict:
+    """Median seconds of each of `steps` (name -> callable), after a warm-up call each (unless the caller made its
+    own), order reversed every other round."""
     names = list(steps)
-    for name in names:
+    for name in names if warm_up else []:
         steps[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(rounds):
@@ -113,29 +113,23 @@ def compiled_steps(model_name: str, rounds: int, lengths: tuple[int, ...] = (24,
 
     path = str(resolve_model_name_or_path(model_name))
     batches = [step_batch(length) for length in lengths]
-    shipped = build(path, "eager", fused=True)
+    shipped, native, fast = (build(path, "eager", fused=True) for _ in range(3))
     use_fast_dropout(shipped[0])
-    compiled_native = build(path, "eager", fused=True)
-    compiled_fast = build(path, "eager", fused=True)
-    use_fast_dropout(compiled_fast[0])
-    settings = {"shipped": shipped}
-    for name, (model, optimizer) in (("compiled, torch's dropout", compiled_native), ("compiled, fast dropout",
-                                                                                      compiled_fast)):  # fmt: skip
-        settings[name] = (torch.compile(model), optimizer)
+    use_fast_dropout(fast[0])
+    settings = {
+        "shipped": shipped,
+        "compiled, torch's dropout": (torch.compile(native[0]), native[1]),
+        "compiled, fast dropout": (torch.compile(fast[0]), fast[1]),
+    }
 
     def one_pass(name: str) -> float:
         return sum(train_step(*settings[name], batch, True) for batch in batches)
 
-    first = {name: one_pass(name) for name in settings}
-    times: dict[str, list[float]] = {name: [] for name in settings}
-    names = list(settings)
-    for i in range(rounds):
-        for name in names if i % 2 == 0 else names[::-1]:
-            times[name].append(one_pass(name))
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    first = {name: one_pass(name) for name in settings}  # the warm-up pass: it compiles, and is reported apart
+    medians = interleaved({name: (lambda name=name: one_pass(name)) for name in settings}, rounds, warm_up=False)
     print(f"| setting (eager, fused AdamW, bf16) | first pass over lengths {lengths} | later passes (median) | "
           "ratio to shipped |\n|---|---:|---:|---:|")  # fmt: skip
-    for name in names:
+    for name in settings:
         ratio = medians[name] / medians["shipped"]
         print(f"| {name} | {first[name]:.1f} s | {medians[name]:.2f} s | {ratio:.3f} |")
     print(f"(medians of {rounds} interleaved rounds of {len(lengths)} steps each)")

@@ -30,8 +30,8 @@ def test_quickstart_runs_the_whole_pipeline(tiny_bert_dir, tmp_path, capsys):
         assert "model-index" in (out / folder / "README.md").read_text()
     from safetensors.torch import load_file
 
-    first, second = (load_file(out / f / "model.safetensors") for f in ("teacher", "teacher-2"))
-    student_weights = load_file(out / "student" / "model.safetensors")
+    kept = {folder: load_file(out / folder / "model.safetensors") for folder in ("teacher", "teacher-2", "student")}
+    first, second = kept["teacher"], kept["teacher-2"]
     assert not all(first[k].equal(second[k]) for k in first)  # other seeds, other teachers
 
     # a second run refuses to write over the first, unless told to
@@ -47,11 +47,10 @@ def test_quickstart_runs_the_whole_pipeline(tiny_bert_dir, tmp_path, capsys):
     # on a CPU is not bit-reproducible otherwise); this tiny model repeats even without it, so the flag is checked too.
     import torch
 
-    for folder in ("teacher", "teacher-2", "student"):
+    for folder, weights in kept.items():
         assert torch.load(out / folder / "training_args.bin", weights_only=False).full_determinism, folder
         again = load_file(out / folder / "model.safetensors")
-        kept = first if folder == "teacher" else second if folder == "teacher-2" else student_weights
-        assert all(again[k].equal(kept[k]) for k in kept), folder
+        assert all(again[k].equal(weights[k]) for k in weights), folder
 
 
 def test_quickstart_translates_with_a_dictionary(tiny_bert_dir, tmp_path, capsys):
