@@ -525,6 +525,9 @@ def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
     assert cells["ConCNER at 500 − En-KD at 1000"][0] == "+6.0"
     assert cells["ConCNER at 500 − En-KD at 1000"][4] == "holds (one seed: no std)"
     assert cells["En+Trans+TCL − En+Trans+LCL"][3:] == ["–", "not run here: En+Trans+TCL and En+Trans+LCL"]
+    tsl = paper3["ConCNER"]["es"] - paper3["En-KD (Wu et al., TSL)"]["es"]  # the main result, at the same size
+    assert cells["ConCNER − En-KD"] == ["+31.0", "2.0", "3/3", f"{tsl:+.1f}", "holds, by more than the seed std"]
+    assert cells["ConCNER − En+Trans"][4] == "not run here: En+Trans"  # En+Trans was run at 1000 only
     table4 = tables["table4_ablation_1000"]
     tcl = table4["ConCNER w/o LCL"]["es"] - table4["ConCNER w/o TCL"]["es"]
     missing = "not run here: ConCNER w/o LCL and ConCNER w/o TCL"
