@@ -825,7 +825,9 @@ def _seed_averages(records: list[dict], system: str, langs: list[str], size: int
 
 def language_mean(row: dict[str, float], langs: list[str]) -> float | None:
     """The mean of a `{lang: F1}` row over `langs`, or `None` where one of them is missing."""
-    return statistics.mean(row[lang] for lang in langs) if row and all(lang in row for lang in langs) else None
+    return (
+        statistics.mean(row[lang] for lang in langs) if row and langs and all(lang in row for lang in langs) else None
+    )
 
 
 def _points(value: float | None, signed: bool = False) -> str:
@@ -1115,7 +1117,7 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
         parts.append(per_type_table(records, SYSTEMS, langs, size))
         if conll and size == sizes[0]:
             parts.append(claims_table(records, langs, size, paper_tables))
-    missing = sorted(set(p.languages) - set(langs))
+    missing = sorted({r["lang"] for r in records if r["lang"] in p.languages} - set(langs))  # run, not scored
     if missing:
         parts.append(f"No test set for {', '.join(missing)} here (held out); pass --test_dir to score them.")
     parts.append(compute_summary(records))
@@ -1302,17 +1304,21 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print_plan(plan_runs(p, out, args.systems, args.test_dir, p.model, args.data_dir), out, args.preset)
     run_all(p, out, args.systems, args.test_dir, args.data_dir, args.preset)
-    records = finished_records(p, out)
+    # The tables and results.json cover the preset's languages whatever this invocation trained: a `--languages de`
+    # run must not rewrite them over German alone.
+    preset_languages = PRESETS[args.preset].languages
+    report = replace(p, languages=[*preset_languages, *(lang for lang in p.languages if lang not in preset_languages)])
+    records = finished_records(report, out)
     summary = {
         "preset": args.preset,
-        "config": asdict(p),
+        "config": asdict(report),
         "records": records,
         "wall_seconds_this_invocation": round(time.time() - start, 1),
     }
     if not args.no_analysis and {"En", "En+Trans+LCL+TCL"} <= set(args.systems):
         summary["representations"] = representation_analysis(p, out, data_dir=args.data_dir)
     (out / "results.json").write_text(json.dumps(summary, indent=2))
-    tables = write_tables(records, p, out, load_paper_tables())
+    tables = write_tables(records, report, out, load_paper_tables())
     plot_f1(records, out)
     print(tables.read_text())
     if "representations" in summary:

@@ -240,6 +240,11 @@ def test_write_tables_names_missing_test_sets(tmp_path):
     text = path.read_text()
     assert "**Table 3 (CoNLL, main results)**" in text and "**Model selection**" in text
     assert "No test set for de here" in text and text.rstrip().endswith("min of summed wall time.")
+    # runs scored on no language at all (a held-out one alone): tables without the paper's averages, no crash; a
+    # language with no run is not called held out
+    p = replace(p, languages=["de", "es", "nl"])
+    text = reproduce.write_tables([_record("En", "de", 1, None)], p, tmp_path).read_text()
+    assert "No test set for de here (held out)" in text
 
 
 def test_a_run_killed_after_training_is_rerun(tmp_path, fake_runs):
@@ -593,3 +598,30 @@ def test_the_converged_preset_repeats_bit_for_bit(tmp_path):
     assert {r.cmd[1] for r in runs} == {"run_concner.py", "run_distill.py"}
     for run in runs:
         assert _arg(run.cmd, "--full_determinism") == "true" and _arg(run.cmd, "--early_stopping_patience") == "3"
+
+
+def test_a_narrowed_invocation_still_reports_every_language_of_the_preset(tmp_path, fake_runs, monkeypatch):
+    """`--languages de` trains German only, but rewrites tables.md and results.json over the preset's languages (and
+    any extra one it names), not over German alone."""
+    monkeypatch.setattr(reproduce, "missing_packages", lambda analysis: [])
+    monkeypatch.setattr(reproduce, "plot_f1", lambda records, out: None)
+    tests, out = _write_test_sets(tmp_path), tmp_path / "out"
+    argv = [
+        "--preset",
+        "smoke",
+        "--systems",
+        "Trans",
+        "--output_dir",
+        str(out),
+        "--no_analysis",
+        "--test_dir",
+        str(tests),
+    ]
+    assert reproduce.main([*argv, "--languages", "es"]) == 0
+    assert reproduce.main([*argv, "--languages", "de"]) == 0
+    summary = json.loads((out / "results.json").read_text())
+    assert sorted(r["lang"] for r in summary["records"]) == ["de", "es"]
+    assert summary["config"]["languages"] == ["de", "es"]
+    assert "| Trans | 20.0 | 20.0 |" in (out / "tables.md").read_text()
+    assert reproduce.main([*argv, "--languages", "nl"]) == 0  # outside the preset: reported beside its languages
+    assert sorted(r["lang"] for r in json.loads((out / "results.json").read_text())["records"]) == ["de", "es", "nl"]
