@@ -967,6 +967,11 @@ class Claim:
 CLAIMS = [
     Claim("TCL > LCL (Table 4: w/o LCL keeps TCL)", "ConCNER w/o LCL", "ConCNER w/o TCL", paper_size=1000),
     Claim("TCL > LCL, teachers (the paper has no TCL-only teacher)", "En+Trans+TCL", "En+Trans+LCL"),
+    # Table 5's text: "generally both LCL and TCL contribute", and the full teacher "outperforms ... En+Trans".
+    Claim("LCL adds to the paired teacher (Table 5)", "En+Trans+LCL", "En+Trans"),
+    Claim("LCL adds to the translation-only teacher (Table 5)", "Trans+LCL", "Trans"),
+    Claim("TCL adds to LCL (Table 5)", "En+Trans+LCL+TCL", "En+Trans+LCL"),
+    Claim("LCL and TCL add to the paired teacher (Table 5)", "En+Trans+LCL+TCL", "En+Trans"),
     Claim(
         "En+LCL may hurt (Table 5; the paper's figure at 1000, where it drops in all three)",
         "En",

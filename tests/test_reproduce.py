@@ -506,6 +506,7 @@ def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
     records = [
         *rows("ConCNER", [0.56, 0.54, 0.58]),  # mean 56, std 2
         *rows("En+Trans+LCL+TCL", [0.52, 0.51, 0.53]),  # mean 52, std 1: KD adds 4 > 2
+        *rows("En+Trans+LCL", [0.50, 0.49, 0.51]),  # mean 50, std 1: TCL adds 2 > 1
         *rows("En", [0.20, 0.30, 0.25]),  # mean 25, std 5
         *rows("En-KD", [0.27, 0.24, 0.24]),  # mean 25, 0 < 5: within the std
         *rows("En+LCL", [0.31]),  # one seed: no std
@@ -529,7 +530,13 @@ def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
     assert behind == ["-4.0", "–", "3/1", f"{paper_behind:+.1f}", "does not hold (one seed: no std)"]
     assert cells["ConCNER at 500 − En-KD at 1000"][0] == "+6.0"
     assert cells["ConCNER at 500 − En-KD at 1000"][4] == "holds (one seed: no std)"
-    assert cells["En+Trans+TCL − En+Trans+LCL"][3:] == ["–", "not run here: En+Trans+TCL and En+Trans+LCL"]
+    assert cells["En+Trans+TCL − En+Trans+LCL"][3:] == ["–", "not run here: En+Trans+TCL"]
+    tcl_adds = paper5["En+Trans+LCL+TCL"]["es"] - paper5["En+Trans+LCL"]["es"]
+    assert cells["En+Trans+LCL+TCL − En+Trans+LCL"] == ["+2.0", "1.0", "3/3", f"{tcl_adds:+.1f}",
+                                                         "holds, by more than the seed std"]  # fmt: skip
+    assert cells["En+Trans+LCL − En+Trans"][3] == f"{paper5['En+Trans+LCL']['es'] - paper5['En+Trans']['es']:+.1f}"
+    assert cells["En+Trans+LCL − En+Trans"][4] == "not run here: En+Trans"  # at 1000 only
+    assert cells["Trans+LCL − Trans"][4] == "not run here: Trans+LCL and Trans"
     tsl = paper3["ConCNER"]["es"] - paper3["En-KD (Wu et al., TSL)"]["es"]  # the main result, at the same size
     assert cells["ConCNER − En-KD"] == ["+31.0", "2.0", "3/3", f"{tsl:+.1f}", "holds, by more than the seed std"]
     assert cells["ConCNER − En+Trans"][4] == "not run here: En+Trans"  # En+Trans was run at 1000 only
