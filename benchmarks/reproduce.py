@@ -147,6 +147,7 @@ class Preset:
     ensemble_seeds: tuple[int, ...] = (1, 2, 3)
     extra_teacher: list[str] = field(default_factory=list)
     extra_student: list[str] = field(default_factory=list)
+    systems: tuple[str, ...] | None = None  # the default `--systems` (None: the paper's systems)
 
 
 # Speed settings for 2 CPU cores: batches of similar length, no AdamW update of the 250k-row embedding matrix, and
@@ -250,6 +251,14 @@ PRESETS["cpu_converged"] = replace(
     extra_teacher=[*PRESETS["cpu"].extra_teacher, *_CONVERGED],
     extra_student=[*PRESETS["cpu"].extra_student, *_CONVERGED],
 )
+# The paper's Table 1 (WikiAnn, 1000 English sentences: does En+Trans beat En?) on what exists here, under the
+# converged budget rule and its learning rate (chosen on CoNLL English dev; nothing was tuned on WikiAnn). Table 1's
+# bg and hu are not in ../shared/data, and WikiAnn's German test set is held out, so German is scored on its dev set
+# ("de (dev set used as test)"). No translated WikiAnn exists offline: D_TGT is the MUSE word-by-word translation of
+# `prepare_translations`, not the paper's Google Translate. Results go to benchmarks/results/cpu_converged_wikiann/.
+PRESETS["cpu_converged_wikiann"] = replace(
+    PRESETS["cpu_converged"], benchmark="wikiann", sizes=[1000], languages=["de"], systems=("En", "En+Trans")
+)
 # The cpu preset before the fast CPU setting: fp32, torch's default AdamW and torch's own dropout (results in
 # benchmarks/results/cpu_fp32). `--dropout_kernel auto` would pick `native` in fp32 too: the flag says it outright.
 _FP32 = [*_CPU_SPEED, "--dropout_kernel", "native"]
@@ -275,23 +284,60 @@ def test_label(lang: str) -> str:
     return f"{lang} (dev set used as test)" if lang in DEV_AS_TEST else lang
 
 
-def data_paths(benchmark: str, lang: str, test_dir: Path | None, data_dir: Path = SHARED) -> dict[str, Path | None]:
+def data_paths(
+    benchmark: str, lang: str, test_dir: Path | None, data_dir: Path = SHARED, translation_dir: Path | None = None
+) -> dict[str, Path | None]:
     """Source train/dev, translation, unlabelled target text and (if present) the target test set.
 
-    For a language in `DEV_AS_TEST` without `--test_dir`, the target dev set is the one scored.
+    For a language in `DEV_AS_TEST` without `--test_dir`, the target dev set is the one scored. CoNLL's translations
+    are the translate-train files; WikiAnn has none in `data_dir`, so its D_TGT is the harness's own word-by-word
+    translation in `translation_dir` (see `prepare_translations`).
     """
+    if benchmark not in ("conll", "wikiann"):
+        raise SystemExit(f"error: unknown benchmark {benchmark!r}")
+    corpus = data_dir / benchmark
+    test = (test_dir / lang / "test.txt") if test_dir else corpus / lang / "test.txt"
+    if test_dir is None and lang in DEV_AS_TEST:
+        test = corpus / lang / "dev.txt"
     if benchmark == "conll":
-        test = (test_dir / lang / "test.txt") if test_dir else data_dir / "conll" / lang / "test.txt"
-        if test_dir is None and lang in DEV_AS_TEST:
-            test = data_dir / "conll" / lang / "dev.txt"
-        return {
-            "train": data_dir / "conll" / "en" / "train.txt",
-            "dev": data_dir / "conll" / "en" / "dev.txt",
-            "translation": data_dir / "translate_train" / lang / "train.txt",
-            "unlabeled": data_dir / "conll" / lang / "train.txt",
-            "test": test if test.exists() else None,
-        }
-    raise SystemExit(f"error: unknown benchmark {benchmark!r}")
+        translation = data_dir / "translate_train" / lang / "train.txt"
+    else:
+        translation = (translation_dir or Path("translations")) / f"{lang}.jsonl"
+    return {
+        "train": corpus / "en" / "train.txt",
+        "dev": corpus / "en" / "dev.txt",
+        "translation": translation,
+        "unlabeled": corpus / lang / "train.txt",
+        "test": test if test.exists() else None,
+    }
+
+
+def prepare_translations(p: Preset, out: Path, data_dir: Path = SHARED) -> list[Path]:
+    """Write WikiAnn's D_TGT for each language that has none yet: the whole English train file translated word by word
+    with the MUSE dictionary (`concner-translate --backend lexicon`: entity words copied, labels kept, sentence i of
+    the output is sentence i of the source). The paper's Table 1 used Google Translate; no MT system or translated
+    WikiAnn exists offline here. Files already there are read as they are, never rewritten. Returns the files written.
+    """
+    if p.benchmark != "wikiann":
+        return []
+    from concner.translate.cli import main as translate
+
+    written = []
+    for lang in p.languages:
+        target = data_paths(p.benchmark, lang, None, data_dir, out / "translations")["translation"]
+        if target.exists():
+            continue
+        dictionary = data_dir / "muse" / f"en-{lang}.txt"
+        if not dictionary.exists():
+            raise SystemExit(f"error: {dictionary}: no MUSE dictionary to translate WikiAnn English into {lang}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        argv = ["--backend", "lexicon", "--dictionary_file", str(dictionary)]
+        argv += ["--source_file", str(data_dir / "wikiann" / "en" / "train.txt"), "--output_file", str(target)]
+        print("$ concner-translate " + " ".join(argv), flush=True)
+        if translate(argv) != 0:
+            raise SystemExit(f"error: translating WikiAnn English into {lang} failed (see above)")
+        written.append(target)
+    return written
 
 
 def ensure_smoke_model(out: Path) -> str:
@@ -575,7 +621,7 @@ def plan_runs(
     p: Preset, out: Path, systems: list[str], test_dir: Path | None, model: str, data_dir: Path = SHARED
 ) -> list[PlannedRun]:
     """Every run the systems need, in training order (a student after its teacher); finished ones included."""
-    paths = {lang: data_paths(p.benchmark, lang, test_dir, data_dir) for lang in p.languages}
+    paths = {lang: data_paths(p.benchmark, lang, test_dir, data_dir, out / "translations") for lang in p.languages}
     needed = set(systems) | {STUDENTS[s].teacher for s in systems if s in STUDENTS}
     ensembles = [s for s in systems if s in STUDENTS and STUDENTS[s].ensemble]
     runs = []
@@ -774,6 +820,7 @@ def mean_std(values: list[float]) -> str:
 # variants (same sizes) and Table 4 the ablation (1000 sentences only).
 PAPER_TABLES = REPO.parent / "shared" / "paper" / "tables.json"
 PAPER_ROWS = {
+    "table1_wikiann_1000": {"En": "En", "En+Trans": "En+Trans"},
     "table3_main": {
         "En": "En (Wu and Dredze)",
         "En-KD": "En-KD (Wu et al., TSL)",
@@ -794,12 +841,13 @@ PAPER_ROWS = {
 def paper_figures(tables: dict | None, name: str, size: int) -> dict[str, dict[str, float]]:
     """`{harness system: {lang: F1 in points}}` of one paper table at one source size (empty where it has none).
 
-    The paper's En row (its Table 3, same size) is always included, as the baseline of the "Δ vs En" column. Table 4
-    exists at 1000 sentences only; its figures (and that En row) are those at 1000 whatever `size` is.
+    The paper's En row (its Table 3, same size) is included where the table has none, as the baseline of the "Δ vs
+    En" column. Tables 1 (WikiAnn) and 4 exist at 1000 sentences only; their figures (and that En row) are those at
+    1000 whatever `size` is.
     """
     if not tables:
         return {}
-    if name.startswith("table4_"):  # the ablation exists at one size only, named in the key: use it at every size
+    if name.startswith(("table1_", "table4_")):  # one size only, named in the key: use it at every size
         size = int(name.rsplit("_", 1)[1])
         rows = tables.get(name, {})
     else:
@@ -988,10 +1036,22 @@ CLAIMS = [
 ]
 
 
-def paper_average(tables: dict | None, system: str, size: int, langs: list[str]) -> float | None:
-    """The paper's figure for one system at one size, averaged over `langs` (Table 3, else 5, else 4 at 1000)."""
-    for name in ("table3_main", "table5_contrastive", "table4_ablation_1000"):
-        if name.startswith("table4_") and size != 1000:
+# Table 1's claim, read on WikiAnn: "simply combining source-language data and the corresponding translation ... the
+# improvement obtained is somewhat limited or even no performance gain is made".
+WIKIANN_CLAIMS = [Claim("Translations add little or nothing (Table 1)", "En+Trans", "En")]
+PAPER_TABLES_READ = {
+    "conll": ("table3_main", "table5_contrastive", "table4_ablation_1000"),
+    "wikiann": ("table1_wikiann_1000",),
+}
+
+
+def paper_average(
+    tables: dict | None, system: str, size: int, langs: list[str], benchmark: str = "conll"
+) -> float | None:
+    """The paper's figure for one system at one size, averaged over `langs`: on CoNLL from Table 3, else 5, else 4 (at
+    1000 only); on WikiAnn from Table 1 (at 1000 only)."""
+    for name in PAPER_TABLES_READ[benchmark]:
+        if name.endswith("_1000") and size != 1000:
             continue
         mean = language_mean(paper_figures(tables, name, size).get(system, {}), langs)
         if mean is not None:
@@ -1008,7 +1068,9 @@ def claim_reading(delta: float, std: float | None) -> str:
     return "holds, by more than the seed std" if delta > 0 else "reversed, by more than the seed std"
 
 
-def claims_table(records: list[dict], langs: list[str], size: int, paper_tables: dict | None = None) -> str:
+def claims_table(
+    records: list[dict], langs: list[str], size: int, paper_tables: dict | None = None, benchmark: str = "conll"
+) -> str:
     """The paper's claims against these runs: the difference of the two systems' means (of per-seed averages over
     `langs`), the larger of their seed stds, and the paper's difference over the same languages."""
     lines = [
@@ -1019,12 +1081,12 @@ def claims_table(records: list[dict], langs: list[str], size: int, paper_tables:
         "| claim | better − worse | ours | seed std | seeds | paper | reading |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
-    for c in CLAIMS:
+    for c in CLAIMS if benchmark == "conll" else WIKIANN_CLAIMS:
         better_size, worse_size = c.better_size or size, c.worse_size or size
         better = list(_seed_averages(records, c.better, langs, better_size, "test_f1").values())
         worse = list(_seed_averages(records, c.worse, langs, worse_size, "test_f1").values())
-        paper_better = paper_average(paper_tables, c.better, c.paper_size or better_size, langs)
-        paper_worse = paper_average(paper_tables, c.worse, c.paper_size or worse_size, langs)
+        paper_better = paper_average(paper_tables, c.better, c.paper_size or better_size, langs, benchmark)
+        paper_worse = paper_average(paper_tables, c.worse, c.paper_size or worse_size, langs, benchmark)
         paper = paper_better - paper_worse if paper_better is not None and paper_worse is not None else None
         paper_cell = _points(paper, signed=True) + (
             f" (at {c.paper_size})" if paper is not None and c.paper_size else ""
@@ -1060,38 +1122,47 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
         ]
 
         def figures(name: str, size: int = size) -> dict[str, dict[str, float]] | None:
-            return paper_figures(paper_tables, name, size) if conll and paper_tables else None
+            # the paper's Table 1 is its WikiAnn table, the others are CoNLL's
+            if not paper_tables or name.startswith("table1_") == conll:
+                return None
+            return paper_figures(paper_tables, name, size)
 
-        main = "Table 3 (CoNLL, main results)" if conll else "Table 1 (WikiAnn)"
-        parts.append(table(records, main_rows, langs, size, main, paper=figures("table3_main")))
-        parts.append(
-            table(
-                records,
-                PAPER_TEACHERS,
-                langs,
-                size,
-                "Table 5 (contrastive teacher variants)",
-                paper=figures("table5_contrastive"),
+        if not conll:  # the paper has one WikiAnn table: every system run on WikiAnn goes into it
+            main = "Table 1 (WikiAnn; D_TGT: MUSE word-by-word translation; the paper's: Google Translate)"
+            rows = [*main_rows, *(s for s in SYSTEMS if s not in main_rows)]
+            parts.append(table(records, rows, langs, size, main, paper=figures("table1_wikiann_1000")))
+        else:
+            parts.append(
+                table(records, main_rows, langs, size, "Table 3 (CoNLL, main results)", paper=figures("table3_main"))
             )
-        )
-        parts.append(
-            table(
-                records,
-                [
-                    "En+Trans+LCL+TCL",
-                    "ConCNER w/o TCL",
-                    "ConCNER w/o LCL",
-                    "ConCNER w/o TCL and LCL",
-                    "ConCNER",
-                    *(s for s in STUDENTS if not s.startswith("ConCNER")),
-                    "ConCNER (paper recipe)",
-                ],
-                langs,
-                size,
-                "Table 4 (ablation; ConCNER w/o KD = En+Trans+LCL+TCL; the paper's figures are at 1000 sentences)",
-                paper=figures("table4_ablation_1000"),
+            parts.append(
+                table(
+                    records,
+                    PAPER_TEACHERS,
+                    langs,
+                    size,
+                    "Table 5 (contrastive teacher variants)",
+                    paper=figures("table5_contrastive"),
+                )
             )
-        )
+            parts.append(
+                table(
+                    records,
+                    [
+                        "En+Trans+LCL+TCL",
+                        "ConCNER w/o TCL",
+                        "ConCNER w/o LCL",
+                        "ConCNER w/o TCL and LCL",
+                        "ConCNER",
+                        *(s for s in STUDENTS if not s.startswith("ConCNER")),
+                        "ConCNER (paper recipe)",
+                    ],
+                    langs,
+                    size,
+                    "Table 4 (ablation; ConCNER w/o KD = En+Trans+LCL+TCL; the paper's figures are at 1000 sentences)",
+                    paper=figures("table4_ablation_1000"),
+                )
+            )
         multilingual = multilingual_table(records, langs, size)
         if multilingual is not None:
             parts.append(multilingual)
@@ -1120,8 +1191,8 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
             )
         )
         parts.append(per_type_table(records, SYSTEMS, langs, size))
-        if conll and size == sizes[0]:
-            parts.append(claims_table(records, langs, size, paper_tables))
+        if size == sizes[0]:
+            parts.append(claims_table(records, langs, size, paper_tables, p.benchmark))
     missing = sorted({r["lang"] for r in records if r["lang"] in p.languages} - set(langs))  # run, not scored
     if missing:
         parts.append(f"No test set for {', '.join(missing)} here (held out); pass --test_dir to score them.")
@@ -1180,7 +1251,7 @@ def representation_analysis(p: Preset, out: Path, n_sentences: int = 200, data_d
     from concner.data import load_ner_dataset, pair_translations, sample_source
 
     lang = p.languages[0]
-    paths = data_paths(p.benchmark, lang, None, data_dir)
+    paths = data_paths(p.benchmark, lang, None, data_dir, out / "translations")
     size, seed = p.sizes[0], p.seeds[0]
     source = sample_source(load_ner_dataset(str(paths["train"])), size, seed)
     source, translation, _ = pair_translations(source, load_ner_dataset(str(paths["translation"])))
@@ -1252,7 +1323,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", choices=sorted(PRESETS), required=True)
     parser.add_argument("--output_dir", type=Path, default=None)
     parser.add_argument(
-        "--systems", nargs="+", choices=SYSTEMS, default=PAPER_SYSTEMS, help="default: the paper's systems"
+        "--systems",
+        nargs="+",
+        choices=SYSTEMS,
+        default=None,
+        help="default: the preset's (Table 1's En and En+Trans for cpu_converged_wikiann), else the paper's systems",
     )
     parser.add_argument("--languages", nargs="+", default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=None)
@@ -1284,13 +1359,14 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: the harness needs {', '.join(missing)}: pip install -e '.[bench]'", file=sys.stderr)
         return 2
-    if not (args.data_dir / "conll").is_dir():
+    p = PRESETS[args.preset]
+    if not (args.data_dir / p.benchmark).is_dir():
         print(
-            f"error: --data_dir {args.data_dir}: no conll/ folder there (see ../shared/data/README.md)",
+            f"error: --data_dir {args.data_dir}: no {p.benchmark}/ folder there (see ../shared/data/README.md)",
             file=sys.stderr,
         )
         return 2
-    p = PRESETS[args.preset]
+    systems = args.systems or list(p.systems or PAPER_SYSTEMS)
     p = replace(
         p,
         languages=args.languages or p.languages,
@@ -1303,12 +1379,13 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     start = time.time()
     if planning:
-        runs = plan_runs(p, out, args.systems, args.test_dir, p.model, args.data_dir)
+        runs = plan_runs(p, out, systems, args.test_dir, p.model, args.data_dir)
         (print_time_account if args.time_account else print_plan)(runs, out, args.preset)
         return 0
     out.mkdir(parents=True, exist_ok=True)
-    print_plan(plan_runs(p, out, args.systems, args.test_dir, p.model, args.data_dir), out, args.preset)
-    run_all(p, out, args.systems, args.test_dir, args.data_dir, args.preset)
+    print_plan(plan_runs(p, out, systems, args.test_dir, p.model, args.data_dir), out, args.preset)
+    prepare_translations(p, out, args.data_dir)
+    run_all(p, out, systems, args.test_dir, args.data_dir, args.preset)
     # The tables and results.json cover the preset's languages whatever this invocation trained: a `--languages de`
     # run must not rewrite them over German alone.
     preset_languages = PRESETS[args.preset].languages
@@ -1320,7 +1397,7 @@ def main(argv: list[str] | None = None) -> int:
         "records": records,
         "wall_seconds_this_invocation": round(time.time() - start, 1),
     }
-    if not args.no_analysis and {"En", "En+Trans+LCL+TCL"} <= set(args.systems):
+    if not args.no_analysis and {"En", "En+Trans+LCL+TCL"} <= set(systems):
         summary["representations"] = representation_analysis(p, out, data_dir=args.data_dir)
     (out / "results.json").write_text(json.dumps(summary, indent=2))
     tables = write_tables(records, report, out, load_paper_tables())

@@ -632,3 +632,72 @@ def test_a_narrowed_invocation_still_reports_every_language_of_the_preset(tmp_pa
     assert "| Trans | 20.0 | 20.0 |" in (out / "tables.md").read_text()
     assert reproduce.main([*argv, "--languages", "nl"]) == 0  # outside the preset: reported beside its languages
     assert sorted(r["lang"] for r in json.loads((out / "results.json").read_text())["records"]) == ["de", "es", "nl"]
+
+
+def _wikiann_data(tmp_path: Path) -> Path:
+    """A `--data_dir` with a two-sentence WikiAnn English train/dev, a German dev set and a MUSE en-de dictionary."""
+    data = tmp_path / "data"
+    for lang, split in (("en", "train"), ("en", "dev"), ("de", "dev"), ("de", "train")):
+        (data / "wikiann" / lang).mkdir(parents=True, exist_ok=True)
+        (data / "wikiann" / lang / f"{split}.txt").write_text("the B-LOC\nriver O\n\nthe O\nParis B-LOC\n\n")
+    (data / "muse").mkdir()
+    (data / "muse" / "en-de.txt").write_text("the die\nriver fluss\n")
+    return data
+
+
+def test_wikiann_translates_its_source_once_word_by_word_and_scores_german_on_its_dev_set(tmp_path):
+    data, out = _wikiann_data(tmp_path), tmp_path / "out"
+    p = reproduce.PRESETS["cpu_converged_wikiann"]
+    paths = reproduce.data_paths("wikiann", "de", None, data, out / "translations")
+    english = data / "wikiann" / "en"
+    assert paths["train"] == english / "train.txt" and paths["dev"] == english / "dev.txt"
+    assert paths["test"] == data / "wikiann" / "de" / "dev.txt"  # held out: the dev set stands in, labelled as such
+    assert paths["unlabeled"] == data / "wikiann" / "de" / "train.txt"
+    assert reproduce.prepare_translations(p, out, data) == [paths["translation"]]
+    rows = [json.loads(line) for line in paths["translation"].read_text().splitlines()]
+    # sentence i is the translation of sentence i; entity words are copied, the others looked up; labels kept
+    assert [r["tokens"] for r in rows] == [["the", "fluss"], ["die", "Paris"]]
+    assert [r["ner_tags"] for r in rows] == [["B-LOC", "O"], ["O", "B-LOC"]]
+    paths["translation"].write_text(paths["translation"].read_text() + "\n")  # a file already there is never rewritten
+    before = paths["translation"].read_text()
+    assert reproduce.prepare_translations(p, out, data) == []
+    assert paths["translation"].read_text() == before
+    with pytest.raises(SystemExit, match=r"error: .*en-fr\.txt: no MUSE dictionary"):
+        reproduce.prepare_translations(replace(p, languages=["fr"]), out, data)
+    assert reproduce.prepare_translations(reproduce.PRESETS["cpu"], out, data) == []  # CoNLL has its translations
+
+
+def test_the_wikiann_preset_trains_table_1s_systems_on_its_translation(tmp_path, fake_runs, monkeypatch):
+    monkeypatch.setattr(reproduce, "missing_packages", lambda analysis: [])
+    monkeypatch.setattr(reproduce, "plot_f1", lambda records, out: None)
+    data, out = _wikiann_data(tmp_path), tmp_path / "out"
+    argv = ["--preset", "cpu_converged_wikiann", "--output_dir", str(out), "--data_dir", str(data), "--model", "m"]
+    assert reproduce.main([*argv, "--no_analysis"]) == 0
+    assert [_arg(cmd, "--variant") for cmd in fake_runs] == ["en", "en_trans"]  # Table 1's rows, by default
+    assert {_arg(cmd, "--max_train_samples") for cmd in fake_runs} == {"1000"}
+    assert _arg(fake_runs[1], "--translation_file") == str(out / "translations" / "de.jsonl")
+    assert (out / "translations" / "de.jsonl").exists()
+    assert _arg(fake_runs[0], "--test_files") == f"de={data / 'wikiann' / 'de' / 'dev.txt'}"
+    text = (out / "tables.md").read_text()
+    assert "**Table 1 (WikiAnn; D_TGT: MUSE word-by-word translation" in text and "Table 3" not in text
+    assert "| Translations add little or nothing (Table 1) | En+Trans − En |" in text
+    assert reproduce.main([*argv, "--data_dir", str(tmp_path)]) == 2  # no wikiann/ there: one line, no run
+
+
+def test_table_1_puts_the_papers_wikiann_figures_beside_ours(tmp_path):
+    tables = json.loads(reproduce.PAPER_TABLES.read_text())
+    table1 = tables["table1_wikiann_1000"]
+    records = [{**_record(system, "de", 1, f1), "size": 1000} for system, f1 in (("En", 0.5), ("En+Trans", 0.47))]
+    records += [{**_record(system, "de", 2, f1), "size": 1000} for system, f1 in (("En", 0.52), ("En+Trans", 0.49))]
+    p = replace(reproduce.PRESETS["cpu_converged_wikiann"])
+    text = reproduce.write_tables(records, p, tmp_path, tables).read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in text.splitlines()[4:6]}
+    paper_delta = table1["En+Trans"]["de"] - table1["En"]["de"]
+    assert rows["En+Trans"] == ["48.0 ± 1.4", "48.0 ± 1.4", "2", "-3.0", f"{table1['En+Trans']['de']:.1f}",
+                                f"{table1['En+Trans']['de']:.1f}", f"{paper_delta:+.1f}"]  # fmt: skip
+    claim = next(line for line in text.splitlines() if line.startswith("| Translations add little"))
+    assert [c.strip() for c in claim.split("|")[3:-1]] == ["-3.0", "1.4", "2/2", f"{paper_delta:+.1f}",
+                                                         "reversed, by more than the seed std"]  # fmt: skip
+    # no CoNLL table and none of its figures beside WikiAnn runs
+    conll_en = tables["table3_main"]["1000"]["En (Wu and Dredze)"]["de"]
+    assert f"{conll_en:.1f}" not in text and "Table 5" not in text and "Table 4" not in text
