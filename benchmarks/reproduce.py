@@ -3,6 +3,7 @@
     python benchmarks/reproduce.py --preset smoke            # tiny random model, seconds per run
     python benchmarks/reproduce.py --preset cpu              # multilingual-e5-small on 2 CPU cores
     python benchmarks/reproduce.py --preset paper            # mBERT, 500/1000/2000 × 5 seeds (GPU)
+    python benchmarks/reproduce.py --preset cpu_converged_wikiann   # Table 1: En and En+Trans on WikiAnn at 1000
 
 Each run is a `run_concner.py` / `run_distill.py` subprocess writing into
 `<output_dir>/runs/<size>/<seed>/<system>/<lang>`; a run whose process exited cleanly is skipped on
