@@ -662,6 +662,18 @@ def test_wikiann_translates_its_source_once_word_by_word_and_scores_german_on_it
     before = paths["translation"].read_text()
     assert reproduce.prepare_translations(p, out, data) == []
     assert paths["translation"].read_text() == before
+    # it pairs by index with any sample of the source (what run_concner.py reads)
+    from concner.data import load_ner_dataset, pair_translations, sample_source
+
+    source = sample_source(load_ner_dataset(str(paths["train"])), 1, 1)
+    _, kept, summary = pair_translations(source, load_ner_dataset(str(paths["translation"])))
+    assert (summary.by, summary.kept) == ("index", 1)
+    expected = {("the", "river"): ["the", "fluss"], ("the", "Paris"): ["die", "Paris"]}
+    assert kept["tokens"][0] == expected[tuple(source["tokens"][0])]
+    # a file made from other data is not read silently
+    with pytest.raises(SystemExit, match=r"error: .*de\.jsonl was not translated from .* move it away"):
+        reproduce.prepare_translations(p, out, tmp_path / "other-data")
+    assert paths["translation"].read_text() == before
     with pytest.raises(SystemExit, match=r"error: .*en-fr\.txt: no MUSE dictionary"):
         reproduce.prepare_translations(replace(p, languages=["fr"]), out, data)
     assert reproduce.prepare_translations(reproduce.PRESETS["cpu"], out, data) == []  # CoNLL has its translations
@@ -680,7 +692,7 @@ def test_the_wikiann_preset_trains_table_1s_systems_on_its_translation(tmp_path,
     assert _arg(fake_runs[0], "--test_files") == f"de={data / 'wikiann' / 'de' / 'dev.txt'}"
     text = (out / "tables.md").read_text()
     assert "**Table 1 (WikiAnn; D_TGT: MUSE word-by-word translation" in text and "Table 3" not in text
-    assert "| Translations add little or nothing (Table 1) | En+Trans − En |" in text
+    assert "| En+Trans adds nothing over En (Table 1) | En − En+Trans |" in text
     assert reproduce.main([*argv, "--data_dir", str(tmp_path)]) == 2  # no wikiann/ there: one line, no run
 
 
@@ -695,9 +707,9 @@ def test_table_1_puts_the_papers_wikiann_figures_beside_ours(tmp_path):
     paper_delta = table1["En+Trans"]["de"] - table1["En"]["de"]
     assert rows["En+Trans"] == ["48.0 ± 1.4", "48.0 ± 1.4", "2", "-3.0", f"{table1['En+Trans']['de']:.1f}",
                                 f"{table1['En+Trans']['de']:.1f}", f"{paper_delta:+.1f}"]  # fmt: skip
-    claim = next(line for line in text.splitlines() if line.startswith("| Translations add little"))
-    assert [c.strip() for c in claim.split("|")[3:-1]] == ["-3.0", "1.4", "2/2", f"{paper_delta:+.1f}",
-                                                         "reversed, by more than the seed std"]  # fmt: skip
+    claim = next(line for line in text.splitlines() if line.startswith("| En+Trans adds nothing over En"))
+    assert [c.strip() for c in claim.split("|")[3:-1]] == ["+3.0", "1.4", "2/2", f"{-paper_delta:+.1f}",
+                                                         "holds, by more than the seed std"]  # fmt: skip
     # no CoNLL table and none of its figures beside WikiAnn runs
     conll_en = tables["table3_main"]["1000"]["En (Wu and Dredze)"]["de"]
     assert f"{conll_en:.1f}" not in text and "Table 5" not in text and "Table 4" not in text
