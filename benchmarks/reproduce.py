@@ -325,11 +325,11 @@ def prepare_translations(p: Preset, out: Path, data_dir: Path = SHARED) -> list[
 
     written = []
     for lang in p.languages:
-        target = data_paths(p.benchmark, lang, None, data_dir, out / "translations")["translation"]
+        paths = data_paths(p.benchmark, lang, None, data_dir, out / "translations")
+        source, target = paths["train"], paths["translation"]
+        report = Path(f"{target}.report.json")
         dictionary = data_dir / "muse" / f"en-{lang}.txt"
-        source = data_dir / "wikiann" / "en" / "train.txt"
         if target.exists():
-            report = Path(f"{target}.report.json")
             made_from = json.loads(report.read_text()) if report.exists() else {}
             if (made_from.get("source_file"), made_from.get("dictionary_file")) != (str(source), str(dictionary)):
                 raise SystemExit(
@@ -341,7 +341,7 @@ def prepare_translations(p: Preset, out: Path, data_dir: Path = SHARED) -> list[
             raise SystemExit(f"error: {dictionary}: no MUSE dictionary to translate WikiAnn English into {lang}")
         target.parent.mkdir(parents=True, exist_ok=True)
         argv = ["--backend", "lexicon", "--dictionary_file", str(dictionary)]
-        argv += ["--source_file", str(source), "--output_file", str(target)]
+        argv += ["--source_file", str(source), "--output_file", str(target), "--report_file", str(report)]
         print("$ concner-translate " + " ".join(argv), flush=True)
         if translate(argv) != 0:
             raise SystemExit(f"error: translating WikiAnn English into {lang} failed (see above)")
@@ -1133,8 +1133,7 @@ def write_tables(records: list[dict], p: Preset, out: Path, paper_tables: dict |
         ]
 
         def figures(name: str, size: int = size) -> dict[str, dict[str, float]] | None:
-            # the paper's Table 1 is its WikiAnn table, the others are CoNLL's
-            if not paper_tables or name.startswith("table1_") == conll:
+            if not paper_tables or name not in PAPER_TABLES_READ[p.benchmark]:  # only the benchmark's own tables
                 return None
             return paper_figures(paper_tables, name, size)
 
