@@ -544,6 +544,11 @@ def test_the_claims_table_reads_each_ordering_against_the_seed_std(tmp_path):
     tcl = table4["ConCNER w/o LCL"]["es"] - table4["ConCNER w/o TCL"]["es"]
     missing = "not run here: ConCNER w/o LCL and ConCNER w/o TCL"
     assert cells["ConCNER w/o LCL − ConCNER w/o TCL"] == ["–", "–", "–", f"{tcl:+.1f} (at 1000)", missing]
+    tcl_adds_to_student = table4["ConCNER"]["es"] - table4["ConCNER w/o TCL"]["es"]
+    assert cells["ConCNER − ConCNER w/o TCL"][3:] == [
+        f"{tcl_adds_to_student:+.1f} (at 1000)",
+        "not run here: ConCNER w/o TCL",
+    ]
     assert reproduce.claim_reading(-3.0, 1.0) == "reversed, by more than the seed std"
     p = replace(reproduce.PRESETS["cpu"], languages=["es"], sizes=[500, 1000])
     assert reproduce.write_tables(records, p, tmp_path, tables).read_text().count("**The paper's claims**") == 1
